@@ -1,0 +1,1 @@
+"""The coalition's domains and their GraphQL surface."""

@@ -1,0 +1,1 @@
+"""Councils, their seats and their decisions."""

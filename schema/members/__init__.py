@@ -1,0 +1,1 @@
+"""Accounts over GraphQL: invitations, login, roles and one's own account."""

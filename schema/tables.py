@@ -1,0 +1,4 @@
+"""Every table of the node, imported in one place for migrations."""
+
+from schema.councils import tables as councils  # noqa: F401
+from server.accounts import tables as accounts  # noqa: F401

@@ -1,0 +1,1 @@
+"""The running node: settings, storage, accounts, HTTP assembly and the command line."""

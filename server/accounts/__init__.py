@@ -1,0 +1,1 @@
+"""Members, roles, invitations, password logins and bearer-token sessions."""

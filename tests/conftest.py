@@ -1,0 +1,212 @@
+"""One suite, two databases: every storage test runs on SQLite and on PostgreSQL.
+
+Each test gets a fresh database copied from a migrated template (a file copy on SQLite,
+``CREATE DATABASE ... TEMPLATE`` on PostgreSQL). PostgreSQL comes from
+``COALITION_TEST_POSTGRES_URL``, which ``tests/run.sh`` sets after starting a throwaway server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from server.app import create_app
+from server.db import Database
+from server.migrate import upgrade
+from server.settings import Settings
+
+PG_ENV = "COALITION_TEST_POSTGRES_URL"
+TEMPLATE_DB = "coalition_template"
+
+
+def _in_thread(coroutine_factory) -> Any:
+    """Run async setup from a sync session fixture without touching the tests' event loop."""
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = asyncio.run(coroutine_factory())
+        except BaseException as error:  # re-raised in the caller
+            result["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+def _pg_admin_dsn() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.fail(
+            f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/postgres); "
+            "`bash tests/run.sh` starts a throwaway server and sets it. Use `-k sqlite` to skip them.",
+            pytrace=False,
+        )
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def pg_url(database: str) -> str:
+    base = _pg_admin_dsn().rsplit("/", 1)[0]
+    return f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{database}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never read a coalition.toml or COALITION_* variables of the machine they run on."""
+    for name in list(os.environ):
+        if name.startswith("COALITION_") and name != PG_ENV:
+            monkeypatch.delenv(name)
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    monkeypatch.setenv("COALITION_CONFIG", str(empty))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _in_thread(lambda: _migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> str:
+    admin = _pg_admin_dsn()
+
+    async def build() -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+        finally:
+            await connection.close()
+        await _migrate(pg_url(TEMPLATE_DB))
+
+    _in_thread(build)
+    return TEMPLATE_DB
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+async def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if backend == "sqlite":
+        target = tmp_path / f"node-{uuid.uuid4().hex[:8]}.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(_pg_admin_dsn())
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await connection.close()
+    yield pg_url(name)
+    connection = await asyncpg.connect(_pg_admin_dsn())
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    async for url in fresh_database(backend, request, tmp_path):
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        node_id="node-a",
+        node_name="Test Coalition",
+        region="East Africa",
+        base_url="https://node-a.test",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        default_language="en",
+        languages=["en", "sw", "fr"],
+    )
+
+
+class GraphQLError(AssertionError):
+    pass
+
+
+class Node:
+    """A node under test, reached the way clients reach it: GraphQL over HTTP."""
+
+    def __init__(self, client: httpx.AsyncClient, db: Database, settings: Settings) -> None:
+        self.client = client
+        self.db = db
+        self.settings = settings
+
+    async def gql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def data(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        body = await self.gql(query, variables, token)
+        if body.get("errors"):
+            raise GraphQLError(body["errors"])
+        return body["data"]
+
+    async def error(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        """The single error of a request that must fail."""
+        body = await self.gql(query, variables, token)
+        assert body.get("errors"), f"expected an error, got {body}"
+        return body["errors"][0]
+
+    async def invite(self, role: str = "member") -> str:
+        from server.accounts.service import create_invitation
+
+        _, code = await create_invitation(self.db, self.settings, None, role, by_operator=True)
+        return code
+
+    async def join(self, handle: str, role: str = "member", password: str = "correct horse battery") -> dict:
+        """A new member with ``role``; returns ``{"token", "id", "handle"}``."""
+        data = await self.data(
+            """mutation($code: String!, $handle: String!, $password: String!) {
+                 acceptInvitation(code: $code, handle: $handle, password: $password) {
+                   token account { id handle role } } }""",
+            {"code": await self.invite(role), "handle": handle, "password": password},
+        )
+        payload = data["acceptInvitation"]
+        return {"token": payload["token"], "id": payload["account"]["id"], "handle": handle}
+
+
+@pytest.fixture
+async def node(settings: Settings) -> AsyncIterator[Node]:
+    db = Database(settings.database_url)
+    app = create_app(settings, db)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://node-a.test") as client:
+        yield Node(client, db, settings)
+    await db.dispose()
