@@ -71,6 +71,16 @@ def pg_url(database: str) -> str:
     return f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{database}"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> None:
+    """Still argon2id through the same code, at the cost profile argon2-cffi provides for tests."""
+    from argon2.profiles import CHEAPEST
+
+    from server.accounts.secrets import use_hash_parameters
+
+    use_hash_parameters(CHEAPEST)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never read a coalition.toml or COALITION_* variables of the machine they run on."""
