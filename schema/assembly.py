@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionResult
 
 from schema.common import NodeQuery
 from schema.councils.graphql import CouncilMutation, CouncilQuery
-from schema.errors import ErrorCodes
+from schema.errors import coded
 from schema.limits import QueryLimits
 from schema.members.graphql import MemberMutation, MemberQuery
 
@@ -21,15 +23,23 @@ Mutation = merge_types("Mutation", (MemberMutation, CouncilMutation))
 
 
 class Schema(strawberry.Schema):
+    """Gives every error a code on every path, parse failures included (see schema.errors)."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        if result.errors:
+            result.errors = [coded(error) for error in result.errors]
+        return result
+
     def process_errors(self, errors, execution_context=None) -> None:
-        """Errors are logged where they are coded (schema.errors), not here."""
+        """Unexpected errors are logged once, by ``coded``."""
 
 
 def build_schema() -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        extensions=[QueryLimits, ParserCache, ValidationCache, ErrorCodes],
+        extensions=[QueryLimits, ParserCache, ValidationCache],
     )
 
 

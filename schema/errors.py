@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
 
 from server.errors import AppError
 
@@ -35,12 +34,12 @@ def coded(error: GraphQLError) -> GraphQLError:
     if original is None or isinstance(original, GraphQLError):
         if error.extensions and "code" in error.extensions:
             return error
-        code = "BAD_USER_INPUT" if error.message.startswith(("Variable", "Argument")) else "GRAPHQL_VALIDATION_FAILED"
+        if error.message.startswith("Syntax Error"):
+            code = "GRAPHQL_PARSE_FAILED"
+        elif error.message.startswith(("Variable", "Argument")):
+            code = "BAD_USER_INPUT"
+        else:
+            code = "GRAPHQL_VALIDATION_FAILED"
         return _with_code(error, error.message, {"code": code})
     log.error("unexpected error in %s", error.path, exc_info=original)
     return _with_code(error, INTERNAL_MESSAGE, {"code": "INTERNAL_SERVER_ERROR"})
-
-
-class ErrorCodes(MaskErrors):
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [coded(error) for error in errors]

@@ -45,9 +45,7 @@ CASES: dict[str, Case] = {
         "mutation($target: ID!) { setMemberRole(memberId: $target, role: ORGANISER) { role } }", ADMINS
     ),
     "suspendMember": Case("mutation($target: ID!) { suspendMember(memberId: $target) { status } }", ADMINS),
-    "reactivateMember": Case(
-        "mutation($target: ID!) { reactivateMember(memberId: $target) { status } }", ADMINS
-    ),
+    "reactivateMember": Case("mutation($target: ID!) { reactivateMember(memberId: $target) { status } }", ADMINS),
     "createCouncil": Case('mutation { createCouncil(input: {name: "New"}) { id } }', MANAGERS),
     "updateCouncil": Case(
         'mutation($council: ID!) { updateCouncil(id: $council, changes: {region: "Lima"}) { region } }',
@@ -57,12 +55,8 @@ CASES: dict[str, Case] = {
         'mutation($council: ID!) { setCouncilTranslation(id: $council, lang: "fr", name: "Conseil") { id } }',
         MANAGERS,
     ),
-    "archiveCouncil": Case(
-        "mutation($council: ID!) { archiveCouncil(id: $council) { archived } }", MANAGERS
-    ),
-    "unarchiveCouncil": Case(
-        "mutation($archived: ID!) { unarchiveCouncil(id: $archived) { archived } }", MANAGERS
-    ),
+    "archiveCouncil": Case("mutation($council: ID!) { archiveCouncil(id: $council) { archived } }", MANAGERS),
+    "unarchiveCouncil": Case("mutation($archived: ID!) { unarchiveCouncil(id: $archived) { archived } }", MANAGERS),
     "addCouncilSeat": Case(
         "mutation($council: ID!, $target: ID!) { addCouncilSeat(input: {councilId: $council, memberId: $target}) "
         "{ id } }",
