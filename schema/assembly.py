@@ -10,6 +10,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult
 
+from events.graphql import EventMutation, EventQuery
 from schema.common import NodeQuery
 from schema.councils.graphql import CouncilMutation, CouncilQuery
 from schema.errors import coded
@@ -18,8 +19,8 @@ from schema.members.graphql import MemberMutation, MemberQuery
 
 SDL_FILE = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQuery, MemberQuery, CouncilQuery))
-Mutation = merge_types("Mutation", (MemberMutation, CouncilMutation))
+Query = merge_types("Query", (NodeQuery, MemberQuery, CouncilQuery, EventQuery))
+Mutation = merge_types("Mutation", (MemberMutation, CouncilMutation, EventMutation))
 
 
 class Schema(strawberry.Schema):

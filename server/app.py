@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
+from events.routes import routes as event_routes
 from schema.assembly import build_schema
 from schema.context import Context
 from server.accounts.service import authenticate
@@ -28,7 +29,11 @@ def bearer_token(connection: HTTPConnection) -> str | None:
 
 class CoalitionGraphQL(GraphQL):
     def __init__(self, db: Database, settings: Settings) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql" if settings.dev_mode else None)
+        super().__init__(
+            build_schema(),
+            graphql_ide="graphiql" if settings.dev_mode else None,
+            multipart_uploads_enabled=True,  # .ics import; safe because auth is a bearer header, not a cookie
+        )
         self.db = db
         self.settings = settings
 
@@ -59,6 +64,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
+            *event_routes(database, settings),
         ],
         lifespan=lifespan,
     )

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; empty means a SQLite file in the data directory.",
     )
     default_language: str = "en"
+    timezone: str = Field(default="UTC", description="IANA zone for events given without one.")
     languages: list[str] = Field(default_factory=lambda: ["en"])
     key_file: Path = Field(default=Path(""), description="Ed25519 private key (PEM).")
     dev_mode: bool = False
@@ -79,6 +80,15 @@ class Settings(BaseSettings):
     @classmethod
     def _check_language(cls, value: str) -> str:
         return _language_tag(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import available_timezones
+
+        if value not in available_timezones():
+            raise ValueError(f"'{value}' is not an IANA time zone name (e.g. 'Africa/Nairobi')")
+        return value
 
     @field_validator("languages")
     @classmethod

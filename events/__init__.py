@@ -1,0 +1,1 @@
+"""Scheduling: events, conferences and their programmes, recurrence, registrations, feeds and import."""

@@ -1,0 +1,224 @@
+"""iCalendar feeds. Domains contribute ``FeedItem``s through ``feed_source``; the builder turns
+them into a calendar that is byte-identical for unchanged data (no clock reads: every time comes
+from the data or from the day the window is anchored on)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, vRecur
+from icalendar import Event as VEvent
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.settings import Settings
+
+WINDOW_BACK = timedelta(days=30)
+WINDOW_AHEAD = timedelta(days=548)  # about 18 months
+CANCELLED_GRACE = timedelta(days=30)
+REFRESH = timedelta(hours=1)
+PRODID = "-//coalition-node//coalition-node calendar//EN"
+
+CANCELLED_PREFIX = {
+    "en": "Cancelled",
+    "sw": "Imeahirishwa",
+    "fr": "Annulé",
+    "es": "Cancelado",
+    "pt": "Cancelado",
+    "ar": "أُلغي",
+    "hi": "रद्द",
+    "ne": "रद्द गरियो",
+    "am": "ተሰርዟል",
+    "th": "ยกเลิก",
+    "tl": "Kanselado",
+    "id": "Dibatalkan",
+    "ru": "Отменено",
+    "uk": "Скасовано",
+    "de": "Abgesagt",
+    "it": "Annullato",
+}
+
+
+@dataclass(frozen=True)
+class FeedScope:
+    """Which feed is being built. ``key`` is the council or conference id, the kind, or the member
+    id of a personal feed; the window is anchored on ``day`` so output only moves once a day."""
+
+    kind: str
+    key: str | None
+    day: date
+
+    @property
+    def window_start(self) -> datetime:
+        return datetime.combine(self.day, datetime.min.time(), UTC) - WINDOW_BACK
+
+    @property
+    def window_end(self) -> datetime:
+        return datetime.combine(self.day, datetime.min.time(), UTC) + WINDOW_AHEAD
+
+    @property
+    def cancelled_since(self) -> datetime:
+        return datetime.combine(self.day, datetime.min.time(), UTC) - CANCELLED_GRACE
+
+
+@dataclass(frozen=True)
+class FeedOverride:
+    recurrence_id: datetime  # local
+    start_local: datetime
+    end_local: datetime
+    sequence: int
+    title: str | None = None
+    description: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    uid: str
+    sequence: int
+    title: str
+    language: str
+    start_local: datetime
+    end_local: datetime
+    timezone: str | None  # None with all_day: dates
+    all_day: bool
+    created: datetime
+    last_modified: datetime
+    url: str
+    description: str = ""
+    translations: dict = field(default_factory=dict)
+    status: str = "confirmed"
+    rrule: str | None = None
+    exdates: tuple[str, ...] = ()
+    overrides: tuple[FeedOverride, ...] = ()
+    location: str | None = None
+    geo: tuple[float, float] | None = None
+    online_url: str | None = None
+    categories: tuple[str, ...] = ()
+
+
+FeedSource = Callable[[AsyncSession, Settings, FeedScope], Awaitable[list[FeedItem]]]
+_sources: list[FeedSource] = []
+
+
+def feed_source(source: FeedSource) -> FeedSource:
+    """Register a domain's contribution to the feeds (events, petition deadlines, ...)."""
+    _sources.append(source)
+    return source
+
+
+async def collect(session: AsyncSession, settings: Settings, scope: FeedScope) -> list[FeedItem]:
+    items: list[FeedItem] = []
+    for source in _sources:
+        items.extend(await source(session, settings, scope))
+    return sorted(items, key=lambda item: (item.start_local, item.uid))
+
+
+def _text(item: FeedItem | FeedOverride, name: str, lang: str | None, fallback: FeedItem) -> tuple[str, str]:
+    """(text, language) of a field, in ``lang`` when translated, else in the original."""
+    original = getattr(item, name)
+    if original is None:
+        return _text(fallback, name, lang, fallback)
+    if isinstance(item, FeedItem) and lang and lang != item.language:
+        translated = item.translations.get(lang, {}).get(name)
+        if translated:
+            return translated, lang
+    return original, fallback.language
+
+
+def _moment(local: datetime, item: FeedItem) -> datetime | date:
+    if item.all_day:
+        return local.date()
+    return local.replace(tzinfo=ZoneInfo(item.timezone or "UTC"))
+
+
+def _summary(title: str, status: str, language: str) -> str:
+    if status != "cancelled":
+        return title
+    prefix = CANCELLED_PREFIX.get(language) or CANCELLED_PREFIX.get(language.split("-")[0], CANCELLED_PREFIX["en"])
+    return f"{prefix}: {title}"
+
+
+def _add_common(vevent: VEvent, item: FeedItem, lang: str | None) -> None:
+    vevent.add("uid", item.uid)
+    vevent.add("dtstamp", item.last_modified)
+    vevent.add("created", item.created)
+    vevent.add("last-modified", item.last_modified)
+    vevent.add("url", item.url, parameters={"VALUE": "URI"})
+    if item.location:
+        vevent.add("location", item.location)
+    if item.geo:
+        vevent.add("geo", item.geo)
+    if item.online_url:
+        vevent.add("conference", item.online_url, parameters={"VALUE": "URI", "FEATURE": "AUDIO,VIDEO"})
+    if item.categories:
+        vevent.add("categories", list(item.categories))
+    vevent.add("transp", "OPAQUE")
+
+
+def _vevent(item: FeedItem, lang: str | None) -> list[VEvent]:
+    master = VEvent()
+    title, title_lang = _text(item, "title", lang, item)
+    description, description_lang = _text(item, "description", lang, item)
+    master.add("summary", _summary(title, item.status, title_lang), parameters={"LANGUAGE": title_lang})
+    if description:
+        master.add("description", description, parameters={"LANGUAGE": description_lang})
+    master.add("dtstart", _moment(item.start_local, item))
+    master.add("dtend", _moment(item.end_local, item))
+    master.add("sequence", item.sequence)
+    master.add("status", item.status.upper())
+    _add_common(master, item, lang)
+    if item.rrule:
+        master.add("rrule", vRecur.from_ical(item.rrule))
+        if item.exdates:
+            master.add("exdate", [_moment(datetime.fromisoformat(value), item) for value in sorted(item.exdates)])
+    components = [master]
+    for override in sorted(item.overrides, key=lambda o: o.recurrence_id):
+        vevent = VEvent()
+        status = override.status or item.status
+        o_title = override.title or title
+        vevent.add("summary", _summary(o_title, status, title_lang), parameters={"LANGUAGE": title_lang})
+        o_description = override.description if override.description is not None else description
+        if o_description:
+            vevent.add("description", o_description, parameters={"LANGUAGE": description_lang})
+        vevent.add("recurrence-id", _moment(override.recurrence_id, item))
+        vevent.add("dtstart", _moment(override.start_local, item))
+        vevent.add("dtend", _moment(override.end_local, item))
+        vevent.add("sequence", override.sequence)
+        vevent.add("status", status.upper())
+        _add_common(vevent, item, lang)
+        components.append(vevent)
+    return components
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    name: str
+    description: str
+    source_url: str
+    color: str = "teal"
+
+
+def render(settings: Settings, meta: FeedMeta, scope: FeedScope, items: list[FeedItem], lang: str | None) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("name", meta.name)
+    calendar.add("x-wr-calname", meta.name)
+    calendar.add("description", meta.description)
+    calendar.add("x-wr-caldesc", meta.description)
+    calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", REFRESH)
+    calendar.add("source", meta.source_url, parameters={"VALUE": "URI"})
+    calendar.add("url", settings.base_url, parameters={"VALUE": "URI"})
+    calendar.add("color", meta.color)
+    for item in items:
+        for component in _vevent(item, lang):
+            calendar.add_component(component)
+    if any(item.timezone for item in items):
+        earliest = min([scope.window_start, *(i.start_local.replace(tzinfo=UTC) for i in items)]) - timedelta(days=1)
+        calendar.add_missing_timezones(earliest.date(), scope.window_end.date() + timedelta(days=1))
+    return calendar.to_ical()
