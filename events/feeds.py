@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, vRecur
+from icalendar import Calendar, vDuration, vRecur
 from icalendar import Event as VEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -211,7 +211,7 @@ def render(settings: Settings, meta: FeedMeta, scope: FeedScope, items: list[Fee
     calendar.add("description", meta.description)
     calendar.add("x-wr-caldesc", meta.description)
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH)
+    calendar.add("x-published-ttl", vDuration(REFRESH))  # a bare timedelta would print "1:00:00"
     calendar.add("source", meta.source_url, parameters={"VALUE": "URI"})
     calendar.add("url", settings.base_url, parameters={"VALUE": "URI"})
     calendar.add("color", meta.color)
@@ -221,4 +221,27 @@ def render(settings: Settings, meta: FeedMeta, scope: FeedScope, items: list[Fee
     if any(item.timezone for item in items):
         earliest = min([scope.window_start, *(i.start_local.replace(tzinfo=UTC) for i in items)]) - timedelta(days=1)
         calendar.add_missing_timezones(earliest.date(), scope.window_end.date() + timedelta(days=1))
+        _split_rdates(calendar)
     return calendar.to_ical()
+
+
+def _split_rdates(calendar: Calendar) -> None:
+    """Give each time-zone transition its own STANDARD/DAYLIGHT block instead of RDATE lists.
+
+    Both are valid iCalendar, but ical.js (Thunderbird's parser) applies an observance that
+    carries RDATEs only at its RDATE instants, which shifts DST-season meetings by an hour."""
+    for timezone in calendar.walk("VTIMEZONE"):
+        blocks = []
+        for observance in timezone.subcomponents:
+            rdates = observance.pop("RDATE", None)
+            blocks.append(observance)
+            if rdates is None:
+                continue
+            for entry in rdates if isinstance(rdates, list) else [rdates]:
+                for moment in entry.dts:
+                    copy = observance.copy()
+                    copy.subcomponents = []
+                    copy.pop("DTSTART")
+                    copy.add("dtstart", moment.dt)
+                    blocks.append(copy)
+        timezone.subcomponents = blocks

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from icalendar import Calendar
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from events.access import require_editor
 from events.service import MANAGERS, _checked
@@ -20,7 +21,7 @@ from events.tables import Event, EventOverride, EventStatus
 from server.accounts.access import Viewer, require_role
 from server.dataversion import bump
 from server.db import Database, utcnow
-from server.errors import AppError, BadInput
+from server.errors import AppError, BadInput, Conflict
 from server.settings import Settings
 
 MAX_BYTES = 5_000_000
@@ -73,8 +74,10 @@ def check_structure(text: str) -> list[int]:
     return events
 
 
-def _zone_name(value: datetime, settings: Settings, line: int) -> str:
+def _zone_name(value: datetime, tzid: str | None, settings: Settings, line: int) -> str:
     if value.tzinfo is None:
+        if tzid:
+            raise _fail(line, f"TZID '{tzid}' is neither an IANA zone nor defined in the file")
         return settings.timezone  # floating times: the node's zone, never left floating
     if value.tzinfo == UTC or (value.utcoffset() == timedelta(0) and getattr(value.tzinfo, "key", "UTC") == "UTC"):
         return "UTC"
@@ -107,7 +110,7 @@ def _fields(component: Any, settings: Settings, line: int) -> dict[str, Any]:
     if not isinstance(start, datetime):
         values.update(all_day=True, start_date=start, end_date=(end - timedelta(days=1)) if end > start else start)
     else:
-        zone = _zone_name(start, settings, line)
+        zone = _zone_name(start, component["DTSTART"].params.get("TZID"), settings, line)
         values.update(all_day=False, timezone=zone, start=start.replace(tzinfo=None) if start.tzinfo is None else start)
         values["end"] = end.replace(tzinfo=None) if isinstance(end, datetime) and end.tzinfo is None else end
     if component.get("RRULE") is not None:
@@ -181,6 +184,25 @@ async def import_calendar(
     if len(text.encode()) > MAX_BYTES:
         raise BadInput(f"The file is larger than {MAX_BYTES // 1_000_000} MB.", field="file")
     parsed = parse(text, settings)
+    for attempt in range(3):
+        try:
+            return await _apply(db, settings, viewer, parsed, kind, visibility, council_id)
+        except IntegrityError:
+            if attempt == 2:
+                raise Conflict("Another import of the same events is running; try again in a moment.") from None
+    raise AssertionError("unreachable")
+
+
+async def _apply(
+    db: Database,
+    settings: Settings,
+    viewer: Viewer,
+    parsed: list[tuple[int, Any, list[Any]]],
+    kind: str,
+    visibility: str,
+    council_id: str | None,
+) -> ImportOutcome:
+    """One transaction; a concurrent import of the same UIDs makes it fail whole and retry."""
     outcome = ImportOutcome()
     async with db.write() as session:
         for line, component, changes in parsed:

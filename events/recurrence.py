@@ -56,6 +56,20 @@ def parse_rule(text: str, start_local: datetime, timezone: str | None) -> rrule:
     return rule
 
 
+def check_synchronised(rule: rrule, start_local: datetime) -> None:
+    """The start must itself be an occurrence: RFC 5545 leaves other cases undefined, and calendar
+    apps disagree on them (some show the start as an extra occurrence, some do not)."""
+    first = next(iter(rule), None)
+    if first is None:
+        raise BadInput("This repeat rule has no occurrences.", field="rrule")
+    if first.replace(tzinfo=None) != start_local:
+        raise BadInput(
+            f"The start ({start_local:%A %Y-%m-%d %H:%M}) is not an occurrence of the repeat rule; "
+            f"start on {first:%A %Y-%m-%d %H:%M} or change the rule.",
+            field="start",
+        )
+
+
 def never_ends(rule_text: str | None) -> bool:
     return bool(rule_text) and "COUNT=" not in rule_text and "UNTIL=" not in rule_text
 

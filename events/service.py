@@ -77,7 +77,7 @@ def _times(values: dict[str, Any], settings: Settings) -> dict[str, Any]:
             raise BadInput("An event lasts at most 31 days; use a repeat rule for a series.", field="end")
     rule = (values.get("rrule") or "").strip().removeprefix("RRULE:") or None
     if rule:
-        recurrence.parse_rule(rule, start, timezone)
+        recurrence.check_synchronised(recurrence.parse_rule(rule, start, timezone), start)
     return {
         "all_day": all_day,
         "timezone": timezone,

@@ -5,6 +5,7 @@ The table must name every mutation of the schema: a new mutation without a rule 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -63,6 +64,46 @@ CASES: dict[str, Case] = {
         MANAGERS,
     ),
     "endCouncilSeat": Case("mutation($seat: ID!) { endCouncilSeat(seatId: $seat) { current } }", MANAGERS),
+    "createEvent": Case(
+        'mutation { createEvent(input: {title: "T", start: "2027-01-01T10:00:00", end: "2027-01-01T11:00:00"}) '
+        "{ id } }",
+        MANAGERS,
+    ),
+    "updateEvent": Case('mutation($event: ID!) { updateEvent(id: $event, changes: {title: "New"}) { id } }', MANAGERS),
+    "setEventTranslation": Case(
+        'mutation($event: ID!) { setEventTranslation(id: $event, lang: "sw", title: "Mkutano") { id } }', MANAGERS
+    ),
+    "cancelEvent": Case("mutation($event: ID!) { cancelEvent(id: $event) { status } }", MANAGERS),
+    "deleteEvent": Case("mutation($event: ID!) { deleteEvent(id: $event) }", MANAGERS),
+    "changeOccurrence": Case(
+        'mutation($series: ID!) { changeOccurrence(eventId: $series, recurrenceId: "2027-01-08T10:00:00", '
+        'changes: {title: "Moved"}) { id } }',
+        MANAGERS,
+    ),
+    "removeOccurrence": Case(
+        'mutation($series: ID!) { removeOccurrence(eventId: $series, recurrenceId: "2027-01-08T10:00:00") { id } }',
+        MANAGERS,
+    ),
+    "register": Case("mutation($event: ID!) { register(eventId: $event) { status } }", ACTIVE),
+    "unregister": Case("mutation($joined: ID!) { unregister(eventId: $joined) { id } }", ACTIVE),
+    "followEvent": Case("mutation($event: ID!) { followEvent(eventId: $event) }", ACTIVE),
+    "unfollowEvent": Case("mutation($event: ID!) { unfollowEvent(eventId: $event) }", ACTIVE),
+    "addSpeaker": Case(
+        'mutation($event: ID!) { addSpeaker(eventId: $event, name: "Guest", consentConfirmed: true) { id } }', MANAGERS
+    ),
+    "setSpeakerConsent": Case(
+        "mutation($own_speaker: ID!) { setSpeakerConsent(speakerId: $own_speaker, consent: true) { consented } }",
+        ACTIVE,
+    ),
+    "removeSpeaker": Case("mutation($guest: ID!) { removeSpeaker(speakerId: $guest) }", MANAGERS),
+    "createFeedToken": Case('mutation { createFeedToken(label: "phone") { feed { https } } }', ACTIVE),
+    "revokeFeedToken": Case("mutation($own_feed: ID!) { revokeFeedToken(id: $own_feed) { revoked } }", ACTIVE),
+    "importCalendar": Case(
+        'mutation { importCalendar(ics: "BEGIN:VCALENDAR\\nVERSION:2.0\\nPRODID:x\\nBEGIN:VEVENT\\nUID:a\\n'
+        'DTSTAMP:20260101T000000Z\\nDTSTART:20270101T100000Z\\nSUMMARY:Imported\\nEND:VEVENT\\nEND:VCALENDAR\\n") '
+        "{ created } }",
+        MANAGERS,
+    ),
     "recordCouncilDecision": Case(
         'mutation($council: ID!) { recordCouncilDecision(input: {councilId: $council, decidedOn: "2026-03-01", '
         'title: "T", outcome: ADOPTED}) { id } }',
@@ -80,12 +121,10 @@ def test_every_mutation_has_a_rule():
 async def world(node) -> dict:
     admin = await node.join("admin", "admin")
     await node.join("second-admin", "admin")  # so that an admin may delete their own account
-    tokens = {
-        "anonymous": None,
-        "admin": admin["token"],
-        "organiser": (await node.join("organiser", "organiser"))["token"],
-        "member": (await node.join("member"))["token"],
-    }
+    organiser = await node.join("organiser", "organiser")
+    member = await node.join("member")
+    people = {"admin": admin, "organiser": organiser, "member": member}
+    tokens = {"anonymous": None, **{role: person["token"] for role, person in people.items()}}
     suspended = await node.join("suspended")
     await node.data(f'mutation {{ suspendMember(memberId: "{suspended["id"]}") {{ status }} }}', token=admin["token"])
     tokens["suspended"] = suspended["token"]
@@ -99,9 +138,33 @@ async def world(node) -> dict:
         f'mutation {{ addCouncilSeat(input: {{councilId: "{council}", memberId: "{other["id"]}"}}) {{ id }} }}',
         token=admin["token"],
     )
+    create = "mutation($input: EventInput!) { createEvent(input: $input) { id } }"
+    when = {"start": "2027-01-01T10:00:00", "end": "2027-01-01T11:00:00"}
+    event = (await node.data(create, {"input": {"title": "E", **when}}, organiser["token"]))["createEvent"]["id"]
+    series = (await node.data(create, {"input": {"title": "S", "rrule": "FREQ=WEEKLY;COUNT=5", **when}},
+                              organiser["token"]))["createEvent"]["id"]  # fmt: skip
+    joined = (await node.data(create, {"input": {"title": "J", **when}}, organiser["token"]))["createEvent"]["id"]
+    own: dict[str, dict[str, str]] = {role: {} for role in ROLES}
+    for role, person in people.items():
+        await node.data("mutation($e: ID!) { register(eventId: $e) { status } }", {"e": joined}, person["token"])
+        speaker = await node.data("mutation($e: ID!, $m: ID!) { addSpeaker(eventId: $e, memberId: $m) { id } }",
+                                  {"e": event, "m": person["id"]}, organiser["token"])  # fmt: skip
+        own[role]["own_speaker"] = speaker["addSpeaker"]["id"]
+        feed = await node.data("mutation { createFeedToken { token { id } } }", token=person["token"])
+        own[role]["own_feed"] = feed["createFeedToken"]["token"]["id"]
+    guest = await node.data('mutation($e: ID!) { addSpeaker(eventId: $e, name: "G", consentConfirmed: true) { id } }',
+                            {"e": event}, organiser["token"])  # fmt: skip
+    # the suspended member's own entries exist too, made before the suspension
+    own["suspended"] = {"own_speaker": own["member"]["own_speaker"], "own_feed": own["member"]["own_feed"]}
+    own["anonymous"] = own["suspended"]
     return {
         "tokens": tokens,
+        "own": own,
         "ids": {
+            "event": event,
+            "series": series,
+            "joined": joined,
+            "guest": guest["addSpeaker"]["id"],
             "council": council,
             "archived": archived,
             "target": target["id"],
@@ -115,11 +178,8 @@ async def world(node) -> dict:
 @pytest.mark.parametrize("mutation", sorted(CASES))
 async def test_mutation_access(node, world, mutation, role):
     case = CASES[mutation]
-    variables = {
-        name: world["ids"][name]
-        for name in ("council", "archived", "target", "seat", "code")
-        if f"${name}" in case.query
-    }
+    known = {**world["ids"], **world["own"][role]}
+    variables = {name: value for name, value in known.items() if re.search(rf"\${name}\b", case.query)}
     body = await node.gql(case.query, variables, world["tokens"][role])
     errors = body.get("errors") or []
     if role in case.allowed:
