@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import importlib
 
-BENCHMARKS = ("councils",)
+BENCHMARKS = ("councils", "feeds")
 
 
 def main() -> None:

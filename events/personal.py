@@ -51,6 +51,7 @@ async def revoke_feed_token(db: Database, viewer: Viewer | None, token_id: str) 
         if row.revoked_at is not None:
             raise Conflict("This feed token is already revoked.")
         row.revoked_at = utcnow()
+        await bump(session)
     return row
 
 

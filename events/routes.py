@@ -18,11 +18,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from events import feed_source as _registered  # noqa: F401  (registers the events' feed items)
-from events.feeds import FeedItem, FeedMeta, FeedScope, collect, render
+from events.feeds import FeedItem, FeedMeta, FeedScope, ItemCache, collect, render
 from events.personal import feed_owner
 from events.tables import Event, EventKind, EventVisibility
 from schema.councils.tables import Council, Visibility
-from server.dataversion import current
+from server.dataversion import VersionCache
 from server.db import Database, utcnow
 from server.errors import BadInput
 from server.i18n import language_tag
@@ -49,6 +49,7 @@ class Rendered:
     body: bytes
     gzipped: bytes
     last_modified: datetime | None
+    personal: bool
 
 
 class FeedCache:
@@ -98,6 +99,8 @@ class Feeds:
         self.db = db
         self.settings = settings
         self.cache = FeedCache()
+        self.items = ItemCache()
+        self.versions = VersionCache(db)
 
     async def _scope(self, session, request: Request) -> tuple[FeedScope, FeedMeta, bool]:
         """The feed a path names, its title, and whether it is personal."""
@@ -161,15 +164,18 @@ class Feeds:
             lang = language_tag(lang) if lang else None
         except BadInput:
             lang = None
-        async with self.db.read() as session:
-            scope, meta, personal = await self._scope(session, request)
-            version = await current(session)
-            key = (request.url.path, lang, version, scope.day)
-            rendered = self.cache.get(key)
-            if rendered is None:
+        # Everything a feed shows (tokens and council visibility included) raises the data
+        # version, so a feed rendered at this version and day is still exactly right.
+        version = await self.versions.get()
+        key = (request.url.path, lang, version, utcnow().date())
+        rendered = self.cache.get(key)
+        if rendered is None:
+            async with self.db.read() as session:
+                scope, meta, personal = await self._scope(session, request)
                 items = await collect(session, self.settings, scope)
-                rendered = self._render(meta, scope, items, lang)
-                self.cache.put(key, rendered)
+            rendered = self._render(meta, scope, items, lang, personal)
+            self.cache.put(key, rendered)
+        personal = rendered.personal
         use_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
         etag = f'"{rendered.etag}-gz"' if use_gzip else f'"{rendered.etag}"'
         headers = {
@@ -186,13 +192,16 @@ class Feeds:
             headers["Content-Encoding"] = "gzip"
         return Response(body, headers=headers, media_type=CONTENT_TYPE)
 
-    def _render(self, meta: FeedMeta, scope: FeedScope, items: list[FeedItem], lang: str | None) -> Rendered:
-        body = render(self.settings, meta, scope, items, lang)
+    def _render(
+        self, meta: FeedMeta, scope: FeedScope, items: list[FeedItem], lang: str | None, personal: bool
+    ) -> Rendered:
+        body = render(self.settings, meta, scope, items, lang, self.items)
         return Rendered(
             etag=hashlib.sha256(body).hexdigest()[:32],
             body=body,
             gzipped=gzip.compress(body, mtime=0),
             last_modified=max((item.last_modified for item in items), default=None),
+            personal=personal,
         )
 
 

@@ -287,3 +287,22 @@ async def test_gzip_bytes_are_really_gzip(node, organiser):
     async with node.client.stream("GET", "/calendars/public.ics", headers={"Accept-Encoding": "gzip"}) as response:
         raw = b"".join([chunk async for chunk in response.aiter_raw()])
     assert gzip.decompress(raw).startswith(b"BEGIN:VCALENDAR")
+
+
+async def test_changes_from_another_process_show_within_a_second(node, organiser):
+    """Another server process shares the database: its commits reach this one's feeds within the TTL."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    await create(node, organiser["token"])
+    plain = {"Accept-Encoding": "identity"}
+    first = await node.client.get("/calendars/public.ics", headers=plain)
+    etag = first.headers["etag"]
+    # a raw write, as another process would make it: this process hears nothing of it
+    async with node.db.write_engine.begin() as connection:
+        await connection.execute(text("UPDATE event SET title = 'Changed elsewhere', sequence = sequence + 1"))
+        await connection.execute(text("UPDATE data_version SET version = version + 1"))
+    await asyncio.sleep(1.1)
+    second = await node.client.get("/calendars/public.ics", headers={**plain, "If-None-Match": etag})
+    assert second.status_code == 200 and b"Changed elsewhere" in second.content

@@ -20,6 +20,7 @@ from server import checks
 from server.accounts.access import Viewer, can_see_members_only, require_role
 from server.accounts.service import get_member, on_member_deleted
 from server.accounts.tables import Role
+from server.dataversion import bump
 from server.db import Database, utcnow
 from server.errors import BadInput, Conflict, NotFound
 from server.i18n import language_tag, merge_translations
@@ -78,6 +79,7 @@ async def create_council(db: Database, settings: Settings, viewer: Viewer | None
     council = Council(created_by=viewer.member_id, **fields)
     async with db.write() as session:
         session.add(council)
+        await bump(session)
     return council
 
 
@@ -89,6 +91,7 @@ async def update_council(db: Database, viewer: Viewer | None, council_id: str, *
         for name, value in fields.items():
             setattr(council, name, value)
         council.updated_at = utcnow()
+        await bump(session)
     return council
 
 
@@ -110,6 +113,7 @@ async def set_council_translation(
             )
         council.translations = merge_translations(council.translations, lang, texts, TRANSLATABLE)
         council.updated_at = utcnow()
+        await bump(session)
     return council
 
 
@@ -122,6 +126,7 @@ async def set_archived(db: Database, viewer: Viewer | None, council_id: str, arc
             raise Conflict(f"The council is already {state}.")
         council.archived_at = utcnow() if archived else None
         council.updated_at = utcnow()
+        await bump(session)
     return council
 
 
@@ -176,6 +181,7 @@ async def add_seat(
         )
         session.add(seat)
         council.updated_at = utcnow()
+        await bump(session)  # seats decide whose personal feeds show the council's meetings
     return seat
 
 
@@ -192,6 +198,7 @@ async def end_seat(db: Database, viewer: Viewer | None, seat_id: str, term_end: 
             raise Conflict(f"This seat already ended on {seat.term_end}.")
         seat.term_end = term_end
         council.updated_at = utcnow()
+        await bump(session)
     return seat
 
 
@@ -241,3 +248,4 @@ async def _end_seats_of_departed(session: AsyncSession, member_id: str) -> None:
         )
         .values(term_end=today)
     )
+    await bump(session)

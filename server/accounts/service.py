@@ -20,6 +20,7 @@ from server.accounts.secrets import (
     verify_password,
 )
 from server.accounts.tables import AuthSession, Invitation, LoginFailure, Member, MemberStatus, Role
+from server.dataversion import bump
 from server.db import Database, utcnow
 from server.errors import BadInput, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from server.i18n import language_tag
@@ -283,6 +284,7 @@ async def set_suspended(db: Database, viewer: Viewer | None, member_id: str, sus
         if suspended:
             await _ensure_another_admin(session, member)
         member.status = MemberStatus.SUSPENDED if suspended else MemberStatus.ACTIVE
+        await bump(session)  # a suspended member's personal feed stops
     return member
 
 
