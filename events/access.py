@@ -59,3 +59,14 @@ def require_editor(viewer: Viewer, event: Event) -> None:
     if viewer.role == Role.ADMIN or event.created_by == viewer.member_id:
         return
     raise Forbidden("Only the organiser who created this event, or an admin, can change it.")
+
+
+async def can_see(session: AsyncSession, viewer: Viewer | None, event: Event) -> bool:
+    """Whether the viewer may know of this event (deleted ones included, to hear of the deletion)."""
+    if is_manager(viewer) or event.visibility == EventVisibility.PUBLIC:
+        return True
+    if not can_see_members_only(viewer):
+        return False
+    if event.visibility == EventVisibility.MEMBERS:
+        return True
+    return event.council_id in await seat_council_ids(session, viewer.member_id)

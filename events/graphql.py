@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict
+from collections.abc import AsyncGenerator
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.file_uploads import Upload
 
 from events import importer, personal, programme, registrations, service
-from events.access import is_manager, load_visible
+from events.access import can_see, is_manager, load_visible
 from events.queries import Instance, instances
 from events.routes import feed_links
 from events.tables import (
@@ -620,3 +621,43 @@ class EventMutation:
         return ImportResult(
             created=result.created, updated=result.updated, events=[EventNode.of(e) for e in result.events]
         )
+
+
+@strawberry.enum
+class ChangeKind(Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+
+
+@strawberry.type
+class EventChange:
+    event_id: strawberry.ID
+    sequence: int
+    change: ChangeKind
+
+
+@strawberry.type
+class EventSubscription:
+    @strawberry.subscription(description="Changes to events you can see, for calendars that want them at once.")
+    async def event_changed(
+        self, info: Info, council_id: strawberry.ID | None = None, conference_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[EventChange, None]:
+        ctx = info.context
+        async with ctx.db.bus.subscribe(service.EVENTS_CHANNEL) as subscription:
+            while True:
+                message = await subscription.get()
+                if "event" not in message:
+                    continue  # a resync: nothing to replay for a change stream
+                async with ctx.db.read() as session:
+                    event = await session.get(Event, message["event"])
+                    if event is None or not await can_see(session, ctx.viewer, event):
+                        continue
+                if council_id and event.council_id != council_id:
+                    continue
+                if conference_id and conference_id not in (event.id, event.parent_id):
+                    continue
+                yield EventChange(
+                    event_id=strawberry.ID(event.id), sequence=message["sequence"], change=ChangeKind(message["change"])
+                )

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from events.access import require_editor
-from events.service import MANAGERS, _checked
+from events.service import MANAGERS, _announce, _checked
 from events.tables import Event, EventOverride, EventStatus
 from server.accounts.access import Viewer, require_role
 from server.dataversion import bump
@@ -250,6 +250,7 @@ async def _apply(
             for override in changes:
                 session.add(_override(event, override, zone))
             outcome.events.append(event)
+            await _announce(db, session, event, "created" if existing is None else "updated")
         await bump(session)
     return outcome
 

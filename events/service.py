@@ -27,6 +27,13 @@ TRANSLATABLE = ("title", "description", "accessibility")
 MAX_DURATION = timedelta(days=31)
 
 
+EVENTS_CHANNEL = "events"
+
+
+async def _announce(db: Database, session: AsyncSession, event: Event, change: str) -> None:
+    await db.publish(session, EVENTS_CHANNEL, {"event": event.id, "sequence": event.sequence, "change": change})
+
+
 def _enum(kind: type, value: Any, field: str):
     try:
         return kind(value)
@@ -165,6 +172,7 @@ async def create_event(db: Database, settings: Settings, viewer: Viewer | None, 
         event = Event(id=event_id.hex, uid=str(event_id), created_by=viewer.member_id, **fields)
         session.add(event)
         await bump(session)
+        await _announce(db, session, event, "created")
     return event
 
 
@@ -187,6 +195,7 @@ async def update_event(db: Database, settings: Settings, viewer: Viewer | None, 
 
             await promote_waiting(session, event)
             await bump(session)
+            await _announce(db, session, event, "updated")
     return event
 
 
@@ -206,6 +215,7 @@ async def set_translation(db: Database, viewer: Viewer | None, event_id: str, la
         event.sequence += 1
         event.updated_at = utcnow()
         await bump(session)
+        await _announce(db, session, event, "updated")
     return event
 
 
@@ -221,6 +231,7 @@ async def cancel_event(db: Database, viewer: Viewer | None, event_id: str) -> Ev
         event.status, event.cancelled_at, event.updated_at = EventStatus.CANCELLED, now, now
         event.sequence += 1
         await bump(session)
+        await _announce(db, session, event, "cancelled")
     return event
 
 
@@ -238,6 +249,7 @@ async def delete_event(db: Database, viewer: Viewer | None, event_id: str) -> Ev
         for item in (event, *sessions):
             item.deleted_at, item.updated_at = now, now
             item.sequence += 1
+            await _announce(db, session, item, "deleted")
         await bump(session)
     return event
 
@@ -300,6 +312,7 @@ async def change_occurrence(
         event.sequence += 1
         event.updated_at = override.updated_at
         await bump(session)
+        await _announce(db, session, event, "updated")
     return override
 
 
@@ -317,4 +330,5 @@ async def remove_occurrence(db: Database, viewer: Viewer | None, event_id: str, 
         event.sequence += 1
         event.updated_at = utcnow()
         await bump(session)
+        await _announce(db, session, event, "updated")
     return event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +11,19 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult
 
-from events.graphql import EventMutation, EventQuery
+from events.graphql import EventMutation, EventQuery, EventSubscription
 from schema.common import NodeQuery
 from schema.councils.graphql import CouncilMutation, CouncilQuery
 from schema.errors import coded
 from schema.limits import QueryLimits
 from schema.members.graphql import MemberMutation, MemberQuery
+from schema.petitions.graphql import PetitionMutation, PetitionQuery, PetitionSubscription
 
 SDL_FILE = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQuery, MemberQuery, CouncilQuery, EventQuery))
-Mutation = merge_types("Mutation", (MemberMutation, CouncilMutation, EventMutation))
+Query = merge_types("Query", (NodeQuery, MemberQuery, CouncilQuery, EventQuery, PetitionQuery))
+Mutation = merge_types("Mutation", (MemberMutation, CouncilMutation, EventMutation, PetitionMutation))
+Subscription = merge_types("Subscription", (PetitionSubscription, EventSubscription))
 
 
 class Schema(strawberry.Schema):
@@ -32,6 +35,20 @@ class Schema(strawberry.Schema):
             result.errors = [coded(error) for error in result.errors]
         return result
 
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        source = await super().stream(*args, **kwargs)
+
+        async def coded_results() -> AsyncGenerator[Any, None]:
+            try:
+                async for result in source:
+                    if getattr(result, "errors", None):
+                        result.errors = [coded(error) for error in result.errors]
+                    yield result
+            finally:
+                await source.aclose()
+
+        return coded_results()
+
     def process_errors(self, errors, execution_context=None) -> None:
         """Unexpected errors are logged once, by ``coded``."""
 
@@ -40,6 +57,7 @@ def build_schema() -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[QueryLimits, ParserCache, ValidationCache],
     )
 

@@ -21,6 +21,7 @@ class Context:
     settings: Settings
     viewer: Viewer | None
     loaders: dict[str, Any] = field(default_factory=dict)
+    connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
 
     def loader(self, name: str, factory):
         """One DataLoader per kind and request, so batching never leaks across viewers."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -9,14 +10,18 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 
 from events.routes import routes as event_routes
 from schema.assembly import build_schema
 from schema.context import Context
+from schema.petitions import feed_source as _petition_deadlines  # noqa: F401  (registers feed items)
+from schema.petitions.routes import routes as petition_routes
 from server.accounts.service import authenticate
 from server.db import Database
+from server.maintenance import maintenance
 from server.settings import Settings
 
 log = logging.getLogger("coalition")
@@ -42,6 +47,22 @@ class CoalitionGraphQL(GraphQL):
         viewer = await authenticate(self.db, token) if token else None
         return Context(request=request, response=response, db=self.db, settings=self.settings, viewer=viewer)
 
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
+        """WebSockets authenticate in connection_init: {"authorization": "Bearer <token>"} (or
+        {"token": ...}); no payload means anonymous, a bad token is refused."""
+        params = context.connection_params or {}
+        raw = params.get("authorization") or params.get("Authorization") or params.get("token")
+        if not raw:
+            return None
+        token = str(raw).removeprefix("Bearer ").strip()
+        viewer = await authenticate(self.db, token)
+        if viewer is None:
+            raise ConnectionRejectionError(
+                {"message": "The token is unknown, expired or revoked; log in again.", "code": "UNAUTHENTICATED"}
+            )
+        context.viewer = viewer
+        return {"handle": viewer.handle}
+
 
 def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     """The node's ASGI app. ``db`` is given by tests that share one database between apps."""
@@ -56,14 +77,21 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await database.bus.start()
+        upkeep = asyncio.create_task(maintenance(database, settings), name="maintenance")
         yield
+        upkeep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await upkeep
         await database.dispose()
 
     graphql = CoalitionGraphQL(database, settings)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            *petition_routes(database),
             *event_routes(database, settings),
         ],
         lifespan=lifespan,

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +22,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from server.bus import Bus, PostgresBus, envelope, notify_sql
+
+_OUTBOX = "bus_outbox"
 statement_count: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("statement_count", default=None)
 
 
@@ -86,6 +89,10 @@ def _make_engine(url: str, *, immediate: bool = False) -> AsyncEngine:
     return engine
 
 
+def _asyncpg_dsn(url: str) -> str:
+    return "postgresql://" + url.split("://", 1)[1]
+
+
 class Database:
     """The node's storage: short transactions for writes, sessions for reads."""
 
@@ -94,6 +101,7 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.engine = _make_engine(url)
         self.write_engine = _make_engine(url, immediate=True) if self.is_sqlite else self.engine
+        self.bus: Bus = Bus() if self.is_sqlite else PostgresBus(_asyncpg_dsn(url))
         self._reads = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writes = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -104,13 +112,25 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """One transaction: committed when the block ends, rolled back entirely on any error."""
-        async with self._writes() as session, session.begin():
-            yield session
+        """One transaction: committed when the block ends, rolled back entirely on any error.
+        Messages published in it (``publish``) go out only after the commit."""
+        async with self._writes() as session:
+            async with session.begin():
+                yield session
+            for channel, message in session.info.pop(_OUTBOX, []):
+                self.bus.deliver(channel, message)
+
+    async def publish(self, session: AsyncSession, channel: str, message: dict[str, Any]) -> None:
+        """Announce a change made in ``session``'s transaction, to go out when it commits.
+
+        On PostgreSQL this is NOTIFY, which the database itself holds back until the commit and
+        delivers to every server process; in one process the message waits in the session."""
+        if self.is_sqlite:
+            session.info.setdefault(_OUTBOX, []).append((channel, message))
+        else:
+            await session.execute(text(notify_sql()), {"payload": envelope(channel, message)})
 
     async def ping(self) -> bool:
-        from sqlalchemy import text
-
         try:
             async with self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
@@ -119,6 +139,7 @@ class Database:
         return True
 
     async def dispose(self) -> None:
+        await self.bus.stop()
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     login_failures_per_handle: int = Field(default=5, ge=1)
     login_failures_per_address: int = Field(default=20, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
+    petition_unlink_days: int = Field(
+        default=30, ge=0, description="Days after a petition closes before anonymous signatures lose their member link."
+    )
+    signing_actions_per_window: int = Field(default=10, ge=1)
+    signing_window_minutes: int = Field(default=10, ge=1)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

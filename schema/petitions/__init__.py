@@ -1,0 +1,1 @@
+"""Petitions: signing openly or anonymously, receipts, exact live tallies and thresholds."""
