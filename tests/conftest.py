@@ -8,6 +8,8 @@ Each test gets a fresh database copied from a migrated template (a file copy on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import shutil
 import threading
@@ -220,3 +222,60 @@ async def node(settings: Settings) -> AsyncIterator[Node]:
     async with httpx.AsyncClient(transport=transport, base_url="https://node-a.test") as client:
         yield Node(client, db, settings)
     await db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def live_server(app) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a loopback port in this event loop; yields its base URL."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+
+
+class GraphQLSocket:
+    """A graphql-transport-ws (or legacy graphql-ws) client over a real WebSocket."""
+
+    def __init__(self, address: str, protocol: str = "graphql-transport-ws") -> None:
+        self.address, self.protocol = address, protocol
+        self.socket = None
+        self._next = 0
+
+    async def connect(self, payload: dict | None = None) -> dict:
+        import websockets
+
+        self.socket = await websockets.connect(f"ws://{self.address}/graphql", subprotocols=[self.protocol])
+        await self.send({"type": "connection_init", "payload": payload or {}})
+        return await self.receive()
+
+    async def send(self, message: dict) -> None:
+        await self.socket.send(json.dumps(message))
+
+    async def receive(self, timeout: float = 10) -> dict:
+        return json.loads(await asyncio.wait_for(self.socket.recv(), timeout=timeout))
+
+    async def subscribe(self, query: str, variables: dict | None = None) -> str:
+        self._next += 1
+        kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
+        await self.send(
+            {"id": str(self._next), "type": kind, "payload": {"query": query, "variables": variables or {}}}
+        )
+        return str(self._next)
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
