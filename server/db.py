@@ -7,6 +7,7 @@ SQLite gets two engines: writes begin with ``BEGIN IMMEDIATE`` so that concurren
 from __future__ import annotations
 
 import contextvars
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -23,6 +24,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.types import TypeDecorator
 
 from server.bus import Bus, PostgresBus, envelope, notify_sql
+
+# aiosqlite logs every statement with its parameters at DEBUG: member ids beside petition ids.
+# Logs must never link people to acts, whatever level an admin turns on.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 _OUTBOX = "bus_outbox"
 statement_count: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("statement_count", default=None)
@@ -75,7 +80,7 @@ def _make_engine(url: str, *, immediate: bool = False) -> AsyncEngine:
         options["connect_args"] = {"timeout": 30}
     else:
         options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
-    engine = create_async_engine(url, **options)
+    engine = create_async_engine(url, hide_parameters=True, **options)  # no personal data in logs or errors
     sync_engine: Engine = engine.sync_engine
     event.listen(sync_engine, "before_cursor_execute", _count_statements)
     if is_sqlite:

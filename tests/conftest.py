@@ -123,13 +123,13 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-async def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def copy_database(backend: str, template: Path | str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database copied from ``template`` (a SQLite file or a PostgreSQL database name)."""
     if backend == "sqlite":
         target = tmp_path / f"node-{uuid.uuid4().hex[:8]}.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        shutil.copyfile(template, target)
         yield f"sqlite+aiosqlite:///{target}"
         return
-    template = request.getfixturevalue("postgres_template")
     name = f"test_{uuid.uuid4().hex[:12]}"
     connection = await asyncpg.connect(_pg_admin_dsn())
     try:
@@ -144,24 +144,32 @@ async def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path:
         await connection.close()
 
 
+def migrated_template(backend: str, request: pytest.FixtureRequest) -> Path | str:
+    return request.getfixturevalue("sqlite_template" if backend == "sqlite" else "postgres_template")
+
+
 @pytest.fixture
 async def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async for url in fresh_database(backend, request, tmp_path):
+    async for url in copy_database(backend, migrated_template(backend, request), tmp_path):
         yield url
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def make_settings(database_url: str, data_dir: Path) -> Settings:
     return Settings(
         node_id="node-a",
         node_name="Test Coalition",
         region="East Africa",
         base_url="https://node-a.test",
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         database_url=database_url,
         default_language="en",
         languages=["en", "sw", "fr"],
     )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path / "data")
 
 
 class GraphQLError(AssertionError):
@@ -214,14 +222,64 @@ class Node:
         return {"token": payload["token"], "id": payload["account"]["id"], "handle": handle}
 
 
-@pytest.fixture
-async def node(settings: Settings) -> AsyncIterator[Node]:
+@contextlib.asynccontextmanager
+async def running_node(settings: Settings) -> AsyncIterator[Node]:
     db = Database(settings.database_url)
     app = create_app(settings, db)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="https://node-a.test") as client:
         yield Node(client, db, settings)
     await db.dispose()
+
+
+@pytest.fixture
+async def node(settings: Settings) -> AsyncIterator[Node]:
+    async with running_node(settings) as running:
+        yield running
+
+
+class Snapshots:
+    """Node states built once per session and backend, then copied for each test: for tests
+    that all start from the same elaborate world."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.built: dict[tuple[str, str], tuple[Path | str, Any]] = {}
+
+    def get(self, name: str, backend: str, request: pytest.FixtureRequest, build) -> tuple[Path | str, Any]:
+        key = (name, backend)
+        if key not in self.built:
+            base = migrated_template(backend, request)
+            directory = self.tmp_path_factory.mktemp(f"snapshot-{name}")
+            if backend == "sqlite":
+                template: Path | str = directory / "snapshot.db"
+                shutil.copyfile(base, template)
+                url = f"sqlite+aiosqlite:///{template}"
+            else:
+                template = f"snapshot_{name}"
+
+                async def create() -> None:
+                    connection = await asyncpg.connect(_pg_admin_dsn())
+                    try:
+                        await connection.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+                        await connection.execute(f'CREATE DATABASE "{template}" TEMPLATE "{base}"')
+                    finally:
+                        await connection.close()
+
+                _in_thread(create)
+                url = pg_url(template)
+
+            async def run_build() -> Any:
+                async with running_node(make_settings(url, directory / "data")) as snapshot_node:
+                    return await build(snapshot_node)
+
+            self.built[key] = (template, _in_thread(run_build))
+        return self.built[key]
+
+
+@pytest.fixture(scope="session")
+def snapshots(tmp_path_factory: pytest.TempPathFactory) -> Snapshots:
+    return Snapshots(tmp_path_factory)
 
 
 @contextlib.asynccontextmanager

@@ -12,6 +12,8 @@ import pytest
 
 from schema.assembly import build_schema
 
+from conftest import copy_database, make_settings, running_node
+
 ROLES = ("anonymous", "member", "organiser", "admin", "suspended")
 ANYONE = set(ROLES)
 SIGNED_IN = {"member", "organiser", "admin", "suspended"}
@@ -104,6 +106,23 @@ CASES: dict[str, Case] = {
         "{ created } }",
         MANAGERS,
     ),
+    "createPetition": Case(
+        'mutation { createPetition(input: {title: "T", decisionMaker: "D", deadline: "2099-01-01T00:00:00Z"}) { id } }',
+        MANAGERS,
+    ),
+    "updatePetition": Case(
+        'mutation($draft: ID!) { updatePetition(id: $draft, changes: {title: "New"}) { id } }', MANAGERS
+    ),
+    "setPetitionTranslation": Case(
+        'mutation($petition: ID!) { setPetitionTranslation(id: $petition, lang: "sw", title: "Ombi") { id } }', MANAGERS
+    ),
+    "openPetition": Case("mutation($draft: ID!) { openPetition(id: $draft) { state } }", MANAGERS),
+    "closePetition": Case("mutation($petition: ID!) { closePetition(id: $petition) { state } }", MANAGERS),
+    "setPetitionOutcome": Case(
+        "mutation($closed: ID!) { setPetitionOutcome(id: $closed, outcome: DELIVERED) { outcome } }", MANAGERS
+    ),
+    "signPetition": Case("mutation($petition: ID!) { signPetition(id: $petition) { receipt } }", ACTIVE),
+    "withdrawSignature": Case("mutation($signed: ID!) { withdrawSignature(id: $signed) { signatureCount } }", ACTIVE),
     "recordCouncilDecision": Case(
         'mutation($council: ID!) { recordCouncilDecision(input: {councilId: $council, decidedOn: "2026-03-01", '
         'title: "T", outcome: ADOPTED}) { id } }',
@@ -117,8 +136,7 @@ def test_every_mutation_has_a_rule():
     assert set(mutation_type.fields) == set(CASES)
 
 
-@pytest.fixture
-async def world(node) -> dict:
+async def build_world(node) -> dict:
     admin = await node.join("admin", "admin")
     await node.join("second-admin", "admin")  # so that an admin may delete their own account
     organiser = await node.join("organiser", "organiser")
@@ -152,6 +170,21 @@ async def world(node) -> dict:
         own[role]["own_speaker"] = speaker["addSpeaker"]["id"]
         feed = await node.data("mutation { createFeedToken { token { id } } }", token=person["token"])
         own[role]["own_feed"] = feed["createFeedToken"]["token"]["id"]
+    petition_create = 'mutation($t: String!) { createPetition(input: {title: $t, decisionMaker: "D", deadline: "2099-01-01T00:00:00Z"}) { id } }'
+    petitions = {}
+    for name in ("draft", "petition", "closed", "signed"):
+        petitions[name] = (await node.data(petition_create, {"t": name}, organiser["token"]))["createPetition"]["id"]
+        if name != "draft":
+            await node.data(
+                "mutation($id: ID!) { openPetition(id: $id) { id } }", {"id": petitions[name]}, organiser["token"]
+            )
+    await node.data(
+        "mutation($id: ID!) { closePetition(id: $id) { id } }", {"id": petitions["closed"]}, organiser["token"]
+    )
+    for person in people.values():
+        await node.data(
+            "mutation($id: ID!) { signPetition(id: $id) { receipt } }", {"id": petitions["signed"]}, person["token"]
+        )
     guest = await node.data('mutation($e: ID!) { addSpeaker(eventId: $e, name: "G", consentConfirmed: true) { id } }',
                             {"e": event}, organiser["token"])  # fmt: skip
     # the suspended member's own entries exist too, made before the suspension
@@ -165,6 +198,7 @@ async def world(node) -> dict:
             "series": series,
             "joined": joined,
             "guest": guest["addSpeaker"]["id"],
+            **petitions,
             "council": council,
             "archived": archived,
             "target": target["id"],
@@ -174,9 +208,19 @@ async def world(node) -> dict:
     }
 
 
+@pytest.fixture
+async def world_node(backend, request, snapshots, tmp_path):
+    """A node holding the world above: built once per backend, copied for each test."""
+    template, world = snapshots.get("authorization", backend, request, build_world)
+    async for url in copy_database(backend, template, tmp_path):
+        async with running_node(make_settings(url, tmp_path / "data")) as node:
+            yield node, world
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("mutation", sorted(CASES))
-async def test_mutation_access(node, world, mutation, role):
+async def test_mutation_access(world_node, mutation, role):
+    node, world = world_node
     case = CASES[mutation]
     known = {**world["ids"], **world["own"][role]}
     variables = {name: value for name, value in known.items() if re.search(rf"\${name}\b", case.query)}
