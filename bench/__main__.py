@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import importlib
 
-BENCHMARKS = ("councils", "feeds")
+BENCHMARKS = ("councils", "feeds", "petitions")
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from server.i18n import translated
 
 StateEnum = strawberry.enum(PetitionState, name="PetitionState")
 OutcomeEnum = strawberry.enum(PetitionOutcome, name="PetitionOutcome")
-COALESCE_SECONDS = 0.25
+COALESCE_SECONDS = 0.1
 
 
 @strawberry.type
