@@ -50,11 +50,17 @@ def plain_app(db: Database) -> Starlette:
         first = int(request.query_params.get("first", "50"))
         async with db.read() as session:
             rows = (
-                await session.execute(
-                    select(Council).where(Council.archived_at.is_(None), Council.visibility == "public")
-                    .order_by(Council.created_at, Council.id).limit(first)
+                (
+                    await session.execute(
+                        select(Council)
+                        .where(Council.archived_at.is_(None), Council.visibility == "public")
+                        .order_by(Council.created_at, Council.id)
+                        .limit(first)
+                    )
                 )
-            ).scalars().all()  # fmt: skip
+                .scalars()
+                .all()
+            )
             seats = await session.execute(
                 select(CouncilSeat, Member.handle)
                 .join(Member, Member.id == CouncilSeat.member_id)
@@ -65,9 +71,13 @@ def plain_app(db: Database) -> Starlette:
             for seat, handle in seats:
                 if seat.term_start <= today and (seat.term_end is None or seat.term_end > today):
                     by_council.setdefault(seat.council_id, []).append(
-                        {"holder": handle, "position": seat.position.upper(), "title": seat.title,
-                         "termStart": seat.term_start.isoformat()}
-                    )  # fmt: skip
+                        {
+                            "holder": handle,
+                            "position": seat.position.upper(),
+                            "title": seat.title,
+                            "termStart": seat.term_start.isoformat(),
+                        }
+                    )
         nodes = [
             {"id": c.id, "name": c.name, "region": c.region, "visibility": "PUBLIC", "seats": by_council.get(c.id, [])}
             for c in rows

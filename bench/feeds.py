@@ -40,14 +40,24 @@ async def seed(db: Database, count: int = 5000) -> None:
             event_id = uuid.uuid4()
             session.add(
                 Event(
-                    id=event_id.hex, uid=str(event_id), title=f"Event {n}: circle, training; town hall",
-                    description="A gathering of survivors and allies.\nBring a friend.", language="en",
-                    timezone=zone, start_local=start, end_local=end, rrule=rule, exdates=exdates,
+                    id=event_id.hex,
+                    uid=str(event_id),
+                    title=f"Event {n}: circle, training; town hall",
+                    description="A gathering of survivors and allies.\nBring a friend.",
+                    language="en",
+                    timezone=zone,
+                    start_local=start,
+                    end_local=end,
+                    rrule=rule,
+                    exdates=exdates,
                     first_start=recurrence.to_utc(start, zone),
-                    last_end=recurrence.series_end(start, end, zone, rule), venue="Community hall",
-                    latitude=-1.28, longitude=36.82, kind="town_hall",
+                    last_end=recurrence.series_end(start, end, zone, rule),
+                    venue="Community hall",
+                    latitude=-1.28,
+                    longitude=36.82,
+                    kind="town_hall",
                 )
-            )  # fmt: skip
+            )
         await bump(session)
 
 
@@ -135,8 +145,10 @@ async def run(database_url: str | None = None) -> None:
 
     plain_rate = await rate(plain_conditional)
     ours_rate = await rate(conditional)
-    print(f"  304 path: plain Starlette {plain_rate:7.0f} req/s, node {ours_rate:7.0f} req/s, "
-          f"ratio {ours_rate / plain_rate:.0%} (target >= 50%)")  # fmt: skip
+    print(
+        f"  304 path: plain Starlette {plain_rate:7.0f} req/s, node {ours_rate:7.0f} req/s, "
+        f"ratio {ours_rate / plain_rate:.0%} (target >= 50%)"
+    )
     await client.aclose()
     await plain.aclose()
     await db.dispose()

@@ -36,8 +36,9 @@ def _free_port() -> int:
 
 
 async def _subscriber(address: str, petition: str, arrivals: dict[int, float], ready: asyncio.Event) -> None:
-    async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"],
-                                  max_queue=None) as socket_:  # fmt: skip
+    async with websockets.connect(
+        f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"], max_queue=None
+    ) as socket_:
         await socket_.send(json.dumps({"type": "connection_init", "payload": {}}))
         await socket_.recv()
         await socket_.send(
@@ -58,16 +59,25 @@ async def fan_out() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COALITION_")}
 
     async def run(*args: str) -> str:
-        process = await asyncio.create_subprocess_exec(coalition, *args, cwd=directory, env=env,
-                                                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            coalition, *args, cwd=directory, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
         out, _ = await process.communicate()
         return out.decode()
 
     await run("init")
     passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+$", await run("demo"), re.MULTILINE))
     port = _free_port()
-    server = await asyncio.create_subprocess_exec(coalition, "serve", "--port", str(port), cwd=directory, env=env,
-                                                  stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)  # fmt: skip
+    server = await asyncio.create_subprocess_exec(
+        coalition,
+        "serve",
+        "--port",
+        str(port),
+        cwd=directory,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     address = f"127.0.0.1:{port}"
     client = httpx.AsyncClient(base_url=f"http://{address}", timeout=30)
     try:
@@ -89,14 +99,23 @@ async def fan_out() -> None:
         login = "mutation($h: String!, $p: String!) { login(handle: $h, password: $p) { token } }"
         organiser = (await gql(login, {"h": "amani", "p": passwords["amani"]}))["login"]["token"]  # the demo admin
         deadline = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-        petition = (await gql("mutation($d: DateTime!) { createPetition(input: {title: \"Bench\", decisionMaker: \"X\", "
-                              "deadline: $d}) { id } }", {"d": deadline}, organiser))["createPetition"]["id"]  # fmt: skip
+        petition = (
+            await gql(
+                'mutation($d: DateTime!) { createPetition(input: {title: "Bench", decisionMaker: "X", '
+                "deadline: $d}) { id } }",
+                {"d": deadline},
+                organiser,
+            )
+        )["createPetition"]["id"]
         await gql("mutation($id: ID!) { openPetition(id: $id) { id } }", {"id": petition}, organiser)
         signers = []
         for n in range(ROUNDS):
             code = (await gql("mutation { createInvitation { code } }", {}, organiser))["createInvitation"]["code"]
-            accepted = await gql("mutation($c: String!, $h: String!) { acceptInvitation(code: $c, handle: $h, "
-                                 "password: \"bench password 1\") { token } }", {"c": code, "h": f"signer{n}"})  # fmt: skip
+            accepted = await gql(
+                "mutation($c: String!, $h: String!) { acceptInvitation(code: $c, handle: $h, "
+                'password: "bench password 1") { token } }',
+                {"c": code, "h": f"signer{n}"},
+            )
             signers.append(accepted["acceptInvitation"]["token"])
 
         arrivals = [{} for _ in range(SUBSCRIBERS)]
@@ -123,12 +142,18 @@ async def fan_out() -> None:
         latencies_last.sort()
         latencies_all.sort()
         p99_index = min(len(latencies_all) - 1, int(len(latencies_all) * 0.99))
-        print(f"petitions: {SUBSCRIBERS} WebSocket subscribers on one petition, {ROUNDS} signatures, "
-              f"server `coalition serve` on SQLite (tallies coalesced over 0.1 s)")  # fmt: skip
-        print(f"  commit -> last subscriber: median {statistics.median(latencies_last) * 1000:.0f} ms, "
-              f"worst (p99 of {ROUNDS} rounds) {latencies_last[-1] * 1000:.0f} ms (target p99 < 1000 ms)")  # fmt: skip
-        print(f"  commit -> each delivery:   p50 {latencies_all[len(latencies_all) // 2] * 1000:.0f} ms, "
-              f"p99 {latencies_all[p99_index] * 1000:.0f} ms over {len(latencies_all)} deliveries")  # fmt: skip
+        print(
+            f"petitions: {SUBSCRIBERS} WebSocket subscribers on one petition, {ROUNDS} signatures, "
+            f"server `coalition serve` on SQLite (tallies coalesced over 0.1 s)"
+        )
+        print(
+            f"  commit -> last subscriber: median {statistics.median(latencies_last) * 1000:.0f} ms, "
+            f"worst (p99 of {ROUNDS} rounds) {latencies_last[-1] * 1000:.0f} ms (target p99 < 1000 ms)"
+        )
+        print(
+            f"  commit -> each delivery:   p50 {latencies_all[len(latencies_all) // 2] * 1000:.0f} ms, "
+            f"p99 {latencies_all[p99_index] * 1000:.0f} ms over {len(latencies_all)} deliveries"
+        )
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -144,14 +169,28 @@ async def count_reads(database_url: str | None) -> None:
     ids = {}
     for size in (1_000, 1_000_000):
         async with db.write() as session:
-            petition = Petition(uid=secrets.token_hex(8), title=f"{size}", decision_maker="X", language="en",
-                                deadline=deadline, state="open", signature_count=size)  # fmt: skip
+            petition = Petition(
+                uid=secrets.token_hex(8),
+                title=f"{size}",
+                decision_maker="X",
+                language="en",
+                deadline=deadline,
+                state="open",
+                signature_count=size,
+            )
             session.add(petition)
         ids[size] = petition.id
         batch = 50_000
         for start in range(0, size, batch):
-            rows = [{"id": secrets.token_hex(16), "petition_id": petition.id, "named": False,
-                     "commitment": secrets.token_hex(32)} for _ in range(min(batch, size - start))]  # fmt: skip
+            rows = [
+                {
+                    "id": secrets.token_hex(16),
+                    "petition_id": petition.id,
+                    "named": False,
+                    "commitment": secrets.token_hex(32),
+                }
+                for _ in range(min(batch, size - start))
+            ]
             async with db.write() as session:
                 await session.execute(insert(Signature), rows)
     async with db.read() as session:
@@ -170,8 +209,10 @@ async def count_reads(database_url: str | None) -> None:
     for _ in range(3):  # interleaved, best of three: this machine's noise is larger than the effect
         small = max(small, await rate(reader(ids[1_000]), seconds=2))
         large = max(large, await rate(reader(ids[1_000_000]), seconds=2))
-    print(f"  reading a count, database {db.engine.dialect.name}: 1,000 signatures {small:6.0f} req/s, "
-          f"1,000,000 signatures {large:6.0f} req/s, ratio {large / small:.2f} (target 0.8 to 1.2)")  # fmt: skip
+    print(
+        f"  reading a count, database {db.engine.dialect.name}: 1,000 signatures {small:6.0f} req/s, "
+        f"1,000,000 signatures {large:6.0f} req/s, ratio {large / small:.2f} (target 0.8 to 1.2)"
+    )
     await client.aclose()
     await db.dispose()
 

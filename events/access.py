@@ -55,7 +55,9 @@ async def load_visible(session: AsyncSession, viewer: Viewer | None, event_id: s
 
 
 def require_editor(viewer: Viewer, event: Event) -> None:
-    """Organisers change their own events; admins change any."""
+    """Organisers change their own events; admins change any of this node's events."""
+    if event.origin is not None:
+        raise Forbidden(f"This event belongs to the coalition '{event.origin}'; only its node can change it.")
     if viewer.role == Role.ADMIN or event.created_by == viewer.member_id:
         return
     raise Forbidden("Only the organiser who created this event, or an admin, can change it.")

@@ -30,7 +30,9 @@ def event_url(settings: Settings, event_id: str) -> str:
 
 
 async def _scope_filter(session: AsyncSession, scope: FeedScope) -> ColumnElement[bool]:
-    public = Event.visibility == EventVisibility.PUBLIC
+    if scope.kind == "federation":  # public events of this node and of every peer it replicates
+        return Event.visibility == EventVisibility.PUBLIC
+    public = (Event.visibility == EventVisibility.PUBLIC) & Event.origin.is_(None)
     if scope.kind == "public":
         return public
     if scope.kind == "council":
@@ -47,7 +49,11 @@ async def _scope_filter(session: AsyncSession, scope: FeedScope) -> ColumnElemen
         council_events = (
             Event.council_id.in_(councils) & Event.visibility.in_(list(EventVisibility)) if councils else False
         )
-        return or_(Event.id.in_(registered), public & Event.id.in_(followed), council_events)
+        return or_(
+            Event.id.in_(registered),
+            (Event.visibility == EventVisibility.PUBLIC) & Event.id.in_(followed),
+            council_events,
+        )
     raise ValueError(f"unknown feed kind {scope.kind}")
 
 

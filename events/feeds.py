@@ -156,8 +156,16 @@ def _uri(value: str, **params: str) -> vUri:
 
 # Properties are set as typed values rather than through Component.add, which infers types
 # and costs about a third more on large feeds (see bench/feeds.py).
-def _fill(vevent: VEvent, item: FeedItem, start: datetime, end: datetime, sequence: int, status: str,
-          summary: vText, description: vText | None) -> None:  # fmt: skip
+def _fill(
+    vevent: VEvent,
+    item: FeedItem,
+    start: datetime,
+    end: datetime,
+    sequence: int,
+    status: str,
+    summary: vText,
+    description: vText | None,
+) -> None:
     vevent["SUMMARY"] = summary
     if description is not None:
         vevent["DESCRIPTION"] = description
@@ -186,10 +194,15 @@ def _vevents(item: FeedItem, lang: str | None) -> list[VEvent]:
     description, description_lang = _text(item, "description", lang, item)
     master = VEvent()
     _fill(
-        master, item, item.start_local, item.end_local, item.sequence, item.status,
+        master,
+        item,
+        item.start_local,
+        item.end_local,
+        item.sequence,
+        item.status,
         _tagged(_summary(title, item.status, title_lang), title_lang),
         _tagged(description, description_lang) if description else None,
-    )  # fmt: skip
+    )
     if item.rrule:
         master["RRULE"] = vRecur.from_ical(item.rrule)
         if item.exdates:
@@ -200,10 +213,15 @@ def _vevents(item: FeedItem, lang: str | None) -> list[VEvent]:
         o_description = override.description if override.description is not None else description
         vevent = VEvent()
         _fill(
-            vevent, item, override.start_local, override.end_local, override.sequence, status,
+            vevent,
+            item,
+            override.start_local,
+            override.end_local,
+            override.sequence,
+            status,
             _tagged(_summary(override.title or title, status, title_lang), title_lang),
             _tagged(o_description, description_lang) if o_description else None,
-        )  # fmt: skip
+        )
         vevent["RECURRENCE-ID"] = vDDDTypes(_moment(override.recurrence_id, item))
         components.append(vevent)
     return components

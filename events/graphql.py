@@ -169,15 +169,35 @@ class EventNode:
     @classmethod
     def of(cls, e: Event) -> EventNode:
         return cls(
-            id=strawberry.ID(e.id), uid=e.uid, kind=EventKind(e.kind), status=EventStatus(e.status),
-            visibility=EventVisibility(e.visibility), language=e.language, timezone=e.timezone, all_day=e.all_day,
-            rrule=e.rrule, council_id=e.council_id, parent_id=e.parent_id, track=e.track, room=e.room,
-            venue=e.venue, address=e.address, latitude=e.latitude, longitude=e.longitude,
-            online_url=e.online_url, languages=e.languages, interpretation=e.interpretation,
-            capacity=e.capacity, registered_count=e.registered_count, waitlist_count=e.waitlist_count,
-            sequence=e.sequence, created_at=e.created_at, updated_at=e.updated_at, cancelled_at=e.cancelled_at,
+            id=strawberry.ID(e.id),
+            uid=e.uid,
+            kind=EventKind(e.kind),
+            status=EventStatus(e.status),
+            visibility=EventVisibility(e.visibility),
+            language=e.language,
+            timezone=e.timezone,
+            all_day=e.all_day,
+            rrule=e.rrule,
+            council_id=e.council_id,
+            parent_id=e.parent_id,
+            track=e.track,
+            room=e.room,
+            venue=e.venue,
+            address=e.address,
+            latitude=e.latitude,
+            longitude=e.longitude,
+            online_url=e.online_url,
+            languages=e.languages,
+            interpretation=e.interpretation,
+            capacity=e.capacity,
+            registered_count=e.registered_count,
+            waitlist_count=e.waitlist_count,
+            sequence=e.sequence,
+            created_at=e.created_at,
+            updated_at=e.updated_at,
+            cancelled_at=e.cancelled_at,
             row=e,
-        )  # fmt: skip
+        )
 
     @strawberry.field(description="Start, in the event's time zone (all-day events: midnight).")
     def start(self) -> datetime:
@@ -273,8 +293,12 @@ class EventNode:
             ]
 
     @strawberry.field(description="Series occurrences in a window (required for series that never end).")
-    async def occurrences(self, info: Info, from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-                          to: datetime | None = None) -> list[Occurrence]:  # fmt: skip
+    async def occurrences(
+        self,
+        info: Info,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> list[Occurrence]:
         if from_ is None or to is None:
             from events.recurrence import never_ends
 
@@ -462,9 +486,15 @@ class EventQuery:
         size = page_size(first)
         async with info.context.db.read() as session:
             found = await instances(
-                session, info.context.viewer, from_, to, kinds=[k.value for k in kinds or []],
-                council_id=council_id, conference_id=conference_id, language=language,
-            )  # fmt: skip
+                session,
+                info.context.viewer,
+                from_,
+                to,
+                kinds=[k.value for k in kinds or []],
+                council_id=council_id,
+                conference_id=conference_id,
+                language=language,
+            )
         if after:
             cursors = [_cursor(i) for i in found]
             if after not in cursors:
@@ -514,13 +544,23 @@ class EventMutation:
 
     @strawberry.mutation(description="Set or remove (empty text) an event's texts in another language.")
     async def set_event_translation(
-        self, info: Info, id: strawberry.ID, lang: str, title: str | None = None,
-        description: str | None = None, accessibility: str | None = None,
-    ) -> EventNode:  # fmt: skip
+        self,
+        info: Info,
+        id: strawberry.ID,
+        lang: str,
+        title: str | None = None,
+        description: str | None = None,
+        accessibility: str | None = None,
+    ) -> EventNode:
         event = await service.set_translation(
-            info.context.db, info.context.viewer, id, lang, title=title, description=description,
+            info.context.db,
+            info.context.viewer,
+            id,
+            lang,
+            title=title,
+            description=description,
             accessibility=accessibility,
-        )  # fmt: skip
+        )
         return EventNode.of(event)
 
     @strawberry.mutation(description="Cancel: the event stays, marked cancelled, in lists and feeds.")
@@ -566,9 +606,14 @@ class EventMutation:
 
     @strawberry.mutation(description="List a speaker: a member (who then consents) or a guest who agreed.")
     async def add_speaker(
-        self, info: Info, event_id: strawberry.ID, member_id: strawberry.ID | None = None, name: str | None = None,
-        bio: str = "", consent_confirmed: bool = False,
-    ) -> SpeakerNode:  # fmt: skip
+        self,
+        info: Info,
+        event_id: strawberry.ID,
+        member_id: strawberry.ID | None = None,
+        name: str | None = None,
+        bio: str = "",
+        consent_confirmed: bool = False,
+    ) -> SpeakerNode:
         s = await programme.add_speaker(
             info.context.db, info.context.viewer, event_id, member_id, name, bio, consent_confirmed
         )
@@ -601,10 +646,15 @@ class EventMutation:
         "a malformed file is refused whole, with the line and reason."
     )
     async def import_calendar(
-        self, info: Info, file: Upload | None = None, ics: str | None = None, url: str | None = None,
-        kind: KindEnum = EventKind.OTHER, visibility: EventVisibilityEnum = EventVisibility.PUBLIC,
+        self,
+        info: Info,
+        file: Upload | None = None,
+        ics: str | None = None,
+        url: str | None = None,
+        kind: KindEnum = EventKind.OTHER,
+        visibility: EventVisibilityEnum = EventVisibility.PUBLIC,
         council_id: strawberry.ID | None = None,
-    ) -> ImportResult:  # fmt: skip
+    ) -> ImportResult:
         ctx = info.context
         if sum(x is not None for x in (file, ics, url)) != 1:
             raise BadInput("Give exactly one of 'file', 'ics' or 'url'.", field="file")

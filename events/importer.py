@@ -220,8 +220,9 @@ async def _apply(
             try:
                 fields = await _checked(session, viewer, settings, values, None)
             except AppError as error:
-                raise BadInput(f"Line {line} (event '{values['title']}'): {error.message} Nothing was imported.",
-                               field="file") from None  # fmt: skip
+                raise BadInput(
+                    f"Line {line} (event '{values['title']}'): {error.message} Nothing was imported.", field="file"
+                ) from None
             zone = fields["timezone"]
             fields["exdates"] = _exdates(component, zone)
             now = utcnow()

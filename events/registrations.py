@@ -47,6 +47,8 @@ async def register(db: Database, viewer: Viewer | None, event_id: str, hide_hand
     try:
         async with db.write() as session:
             event = await load_visible(session, viewer, event_id, lock=True)
+            if event.origin is not None:
+                raise Conflict("This event is organised by another coalition; register on its node.")
             if event.status == EventStatus.CANCELLED:
                 raise Conflict("This event is cancelled; registration is closed.")
             if event.last_end is not None and event.last_end <= utcnow():

@@ -141,6 +141,11 @@ class Feeds:
                 FeedMeta(f"{node}: {label}s", f"Public {label}s of {node}.", source),
                 False,
             )
+        if request.url.path.endswith("/federation.ics"):
+            meta = FeedMeta(
+                f"{node}: the federation", "Public events of this coalition and its peers.", source, "indigo"
+            )
+            return FeedScope("federation", None, day), meta, False
         meta = FeedMeta(f"{node}: public events", f"All public events of {node}.", source)
         return FeedScope("public", None, day), meta, False
 
@@ -154,9 +159,11 @@ class Feeds:
         except Exception:
             log.exception("feed %s failed", request.url.path)
             return Response(
-                "The calendar is briefly unavailable.\n", status_code=503, media_type="text/plain",
+                "The calendar is briefly unavailable.\n",
+                status_code=503,
+                media_type="text/plain",
                 headers={"Retry-After": "120"},
-            )  # fmt: skip
+            )
 
     async def _serve(self, request: Request) -> Response:
         lang = request.query_params.get("lang")
@@ -241,6 +248,7 @@ def routes(db: Database, settings: Settings) -> list[Route]:
     methods = ["GET", "HEAD"]
     return [
         Route("/calendars/public.ics", feeds.serve, methods=methods),
+        Route("/calendars/federation.ics", feeds.serve, methods=methods),
         Route("/calendars/councils/{council_id}.ics", feeds.serve, methods=methods),
         Route("/calendars/conferences/{conference_id}.ics", feeds.serve, methods=methods),
         Route("/calendars/kinds/{kind}.ics", feeds.serve, methods=methods),

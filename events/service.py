@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from events import recurrence
+from events import federated, recurrence
 from events.access import load_visible, require_editor
 from events.tables import Event, EventKind, EventOverride, EventStatus, EventVisibility
 from schema.councils.service import load_council
@@ -31,7 +31,10 @@ EVENTS_CHANNEL = "events"
 
 
 async def _announce(db: Database, session: AsyncSession, event: Event, change: str) -> None:
+    """Tell live subscribers, and the federation, of a change in this transaction."""
     await db.publish(session, EVENTS_CHANNEL, {"event": event.id, "sequence": event.sequence, "change": change})
+    await session.flush()
+    await federated.publish(db, session, event)
 
 
 def _enum(kind: type, value: Any, field: str):

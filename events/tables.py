@@ -48,6 +48,7 @@ def _utc(**kwargs) -> Column:
 
 class Event(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    origin: str | None = Field(default=None, index=True, max_length=64)  # None: this node's own; else read-only
     uid: str = Field(unique=True, max_length=255)
     source_uid: str | None = Field(default=None, unique=True, max_length=255)
     kind: str = Field(default=EventKind.OTHER, max_length=24, index=True)

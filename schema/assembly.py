@@ -12,6 +12,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult
 
 from events.graphql import EventMutation, EventQuery, EventSubscription
+from federation.graphql import FederationMutation, FederationQuery
 from schema.common import NodeQuery
 from schema.councils.graphql import CouncilMutation, CouncilQuery
 from schema.errors import coded
@@ -21,8 +22,10 @@ from schema.petitions.graphql import PetitionMutation, PetitionQuery, PetitionSu
 
 SDL_FILE = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQuery, MemberQuery, CouncilQuery, EventQuery, PetitionQuery))
-Mutation = merge_types("Mutation", (MemberMutation, CouncilMutation, EventMutation, PetitionMutation))
+Query = merge_types("Query", (NodeQuery, MemberQuery, CouncilQuery, EventQuery, PetitionQuery, FederationQuery))
+Mutation = merge_types(
+    "Mutation", (MemberMutation, CouncilMutation, EventMutation, PetitionMutation, FederationMutation)
+)
 Subscription = merge_types("Subscription", (PetitionSubscription, EventSubscription))
 
 

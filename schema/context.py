@@ -22,6 +22,7 @@ class Context:
     viewer: Viewer | None
     loaders: dict[str, Any] = field(default_factory=dict)
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
+    federation: Any = None  # federation.runtime.Federation
 
     def loader(self, name: str, factory):
         """One DataLoader per kind and request, so batching never leaks across viewers."""

@@ -1,6 +1,7 @@
 """Every table of the node, imported in one place for migrations."""
 
 from events import tables as events  # noqa: F401
+from federation import tables as federation  # noqa: F401
 from schema.councils import tables as councils  # noqa: F401
 from schema.petitions import tables as petitions  # noqa: F401
 from server import (

@@ -15,6 +15,10 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from events.routes import routes as event_routes
+from federation.identity import load_identity
+from federation.log import LogWriter
+from federation.routes import routes as federation_routes
+from federation.runtime import ClientFactory, Federation, default_client
 from schema.assembly import build_schema
 from schema.context import Context
 from schema.petitions import feed_source as _petition_deadlines  # noqa: F401  (registers feed items)
@@ -33,7 +37,7 @@ def bearer_token(connection: HTTPConnection) -> str | None:
 
 
 class CoalitionGraphQL(GraphQL):
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, federation: Federation) -> None:
         super().__init__(
             build_schema(),
             graphql_ide="graphiql" if settings.dev_mode else None,
@@ -41,11 +45,19 @@ class CoalitionGraphQL(GraphQL):
         )
         self.db = db
         self.settings = settings
+        self.federation = federation
 
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         token = bearer_token(request)
         viewer = await authenticate(self.db, token) if token else None
-        return Context(request=request, response=response, db=self.db, settings=self.settings, viewer=viewer)
+        return Context(
+            request=request,
+            response=response,
+            db=self.db,
+            settings=self.settings,
+            viewer=viewer,
+            federation=self.federation,
+        )
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
         """WebSockets authenticate in connection_init: {"authorization": "Bearer <token>"} (or
@@ -64,9 +76,18 @@ class CoalitionGraphQL(GraphQL):
         return {"handle": viewer.handle}
 
 
-def create_app(settings: Settings, db: Database | None = None) -> Starlette:
-    """The node's ASGI app. ``db`` is given by tests that share one database between apps."""
+def create_app(
+    settings: Settings,
+    db: Database | None = None,
+    client_factory: ClientFactory = default_client,
+    *,
+    background: bool = True,
+) -> Starlette:
+    """The node's ASGI app. Tests give ``db`` (to share it), a ``client_factory`` that reaches
+    other in-process nodes, and ``background=False`` to drive push and pull themselves."""
     database = db or Database(settings.database_url)
+    federation = Federation(database, settings, load_identity(settings, create=True), client_factory)
+    database.log = LogWriter(federation.identity)
 
     async def healthz(_: Request) -> JSONResponse:
         if await database.ping():
@@ -79,23 +100,28 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await database.bus.start()
         upkeep = asyncio.create_task(maintenance(database, settings), name="maintenance")
+        if background:
+            federation.start()
         yield
+        await federation.stop()
         upkeep.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await upkeep
         await database.dispose()
 
-    graphql = CoalitionGraphQL(database, settings)
+    graphql = CoalitionGraphQL(database, settings, federation)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             *petition_routes(database),
+            *federation_routes(federation),
             *event_routes(database, settings),
         ],
         lifespan=lifespan,
     )
     app.state.db = database
     app.state.settings = settings
+    app.state.federation = federation
     return app

@@ -36,9 +36,13 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 async def _with_db(settings: Settings, work):
+    from federation.identity import load_identity
+    from federation.log import LogWriter
     from server.db import Database
 
     db = Database(settings.database_url)
+    if settings.node_id and settings.key_file.exists():
+        db.log = LogWriter(load_identity(settings))  # changes made here are federated like any other
     try:
         return await work(db)
     finally:

@@ -107,6 +107,7 @@ class Database:
         self.engine = _make_engine(url)
         self.write_engine = _make_engine(url, immediate=True) if self.is_sqlite else self.engine
         self.bus: Bus = Bus() if self.is_sqlite else PostgresBus(_asyncpg_dsn(url))
+        self.log: Any = None  # federation.log.LogWriter, attached when the node has an identity
         self._reads = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writes = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -134,6 +135,16 @@ class Database:
             session.info.setdefault(_OUTBOX, []).append((channel, message))
         else:
             await session.execute(text(notify_sql()), {"payload": envelope(channel, message)})
+
+    async def record(
+        self, session: AsyncSession, kind: str, object_type: str, object_id: str, values: dict[str, Any]
+    ) -> None:
+        """Append a federated update for a change made in ``session``'s transaction: the change
+        and its log entry commit together or not at all."""
+        if self.log is not None:
+            subject = f"{self.log.identity.node_id}/{object_type}/{object_id}"
+            envelope = await self.log.append(session, kind, subject, values)
+            await self.publish(session, "federation:log", {"seq": envelope["seq"]})
 
     async def ping(self) -> bool:
         try:

@@ -44,9 +44,14 @@ async def icaljs(body: bytes, start: datetime, end: datetime) -> dict:
     assert node, "Node.js is needed for the ical.js check; tests/run.sh installs its packages"
     assert (JS / "node_modules" / "ical.js").exists(), "run `npm install` in tests/js (tests/run.sh does)"
     process = await asyncio.create_subprocess_exec(
-        node, str(JS / "expand.mjs"), start.isoformat(), end.isoformat(),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        node,
+        str(JS / "expand.mjs"),
+        start.isoformat(),
+        end.isoformat(),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(body), timeout=60)
     assert process.returncode == 0, err.decode()
     return json.loads(out)

@@ -26,6 +26,7 @@ ADMINS = {"admin"}
 class Case:
     query: str
     allowed: set[str]
+    allowed_error: str | None = None  # an allowed call that fails for another reason, with this code
 
 
 CASES: dict[str, Case] = {
@@ -123,6 +124,11 @@ CASES: dict[str, Case] = {
     ),
     "signPetition": Case("mutation($petition: ID!) { signPetition(id: $petition) { receipt } }", ACTIVE),
     "withdrawSignature": Case("mutation($signed: ID!) { withdrawSignature(id: $signed) { signatureCount } }", ACTIVE),
+    "addPeer": Case(
+        'mutation { addPeer(url: "https://unreachable.invalid") { id } }', ADMINS, allowed_error="BAD_USER_INPUT"
+    ),
+    "confirmPeer": Case('mutation { confirmPeer(id: "node-z", fingerprint: "00ff") { state } }', ADMINS),
+    "blockPeer": Case('mutation { blockPeer(id: "node-z") { state } }', ADMINS),
     "recordCouncilDecision": Case(
         'mutation($council: ID!) { recordCouncilDecision(input: {councilId: $council, decidedOn: "2026-03-01", '
         'title: "T", outcome: ADOPTED}) { id } }',
@@ -159,14 +165,18 @@ async def build_world(node) -> dict:
     create = "mutation($input: EventInput!) { createEvent(input: $input) { id } }"
     when = {"start": "2027-01-01T10:00:00", "end": "2027-01-01T11:00:00"}
     event = (await node.data(create, {"input": {"title": "E", **when}}, organiser["token"]))["createEvent"]["id"]
-    series = (await node.data(create, {"input": {"title": "S", "rrule": "FREQ=WEEKLY;COUNT=5", **when}},
-                              organiser["token"]))["createEvent"]["id"]  # fmt: skip
+    series = (
+        await node.data(create, {"input": {"title": "S", "rrule": "FREQ=WEEKLY;COUNT=5", **when}}, organiser["token"])
+    )["createEvent"]["id"]
     joined = (await node.data(create, {"input": {"title": "J", **when}}, organiser["token"]))["createEvent"]["id"]
     own: dict[str, dict[str, str]] = {role: {} for role in ROLES}
     for role, person in people.items():
         await node.data("mutation($e: ID!) { register(eventId: $e) { status } }", {"e": joined}, person["token"])
-        speaker = await node.data("mutation($e: ID!, $m: ID!) { addSpeaker(eventId: $e, memberId: $m) { id } }",
-                                  {"e": event, "m": person["id"]}, organiser["token"])  # fmt: skip
+        speaker = await node.data(
+            "mutation($e: ID!, $m: ID!) { addSpeaker(eventId: $e, memberId: $m) { id } }",
+            {"e": event, "m": person["id"]},
+            organiser["token"],
+        )
         own[role]["own_speaker"] = speaker["addSpeaker"]["id"]
         feed = await node.data("mutation { createFeedToken { token { id } } }", token=person["token"])
         own[role]["own_feed"] = feed["createFeedToken"]["token"]["id"]
@@ -185,8 +195,15 @@ async def build_world(node) -> dict:
         await node.data(
             "mutation($id: ID!) { signPetition(id: $id) { receipt } }", {"id": petitions["signed"]}, person["token"]
         )
-    guest = await node.data('mutation($e: ID!) { addSpeaker(eventId: $e, name: "G", consentConfirmed: true) { id } }',
-                            {"e": event}, organiser["token"])  # fmt: skip
+    from federation.tables import Peer
+
+    async with node.db.write() as session:
+        session.add(Peer(id="node-z", base_url="https://node-z.test", fingerprint="00ff", keys=[]))
+    guest = await node.data(
+        'mutation($e: ID!) { addSpeaker(eventId: $e, name: "G", consentConfirmed: true) { id } }',
+        {"e": event},
+        organiser["token"],
+    )
     # the suspended member's own entries exist too, made before the suspension
     own["suspended"] = {"own_speaker": own["member"]["own_speaker"], "own_feed": own["member"]["own_feed"]}
     own["anonymous"] = own["suspended"]
@@ -226,7 +243,9 @@ async def test_mutation_access(world_node, mutation, role):
     variables = {name: value for name, value in known.items() if re.search(rf"\${name}\b", case.query)}
     body = await node.gql(case.query, variables, world["tokens"][role])
     errors = body.get("errors") or []
-    if role in case.allowed:
+    if role in case.allowed and case.allowed_error:
+        assert [e["extensions"]["code"] for e in errors] == [case.allowed_error], errors
+    elif role in case.allowed:
         assert not errors, f"{role} should be allowed to {mutation}: {errors}"
         assert body["data"][mutation] is not None
     else:

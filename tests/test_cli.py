@@ -60,9 +60,17 @@ ACCEPT = """mutation($code: String!) { acceptInvitation(code: $code, handle: "fi
 
 async def test_init_migrate_demo_and_invite(database_url, tmp_path, monkeypatch):
     _, output = await run(
-        "init", "--name", "Coalición Andina", "--region", "Andes", "--language", "es",
-        "--database-url", database_url, cwd=tmp_path,
-    )  # fmt: skip
+        "init",
+        "--name",
+        "Coalición Andina",
+        "--region",
+        "Andes",
+        "--language",
+        "es",
+        "--database-url",
+        database_url,
+        cwd=tmp_path,
+    )
     config = tomllib.loads((tmp_path / "coalition.toml").read_text())
     assert config["node_name"] == "Coalición Andina"
     assert config["default_language"] == "es"
@@ -156,9 +164,17 @@ async def test_serve_runs_a_real_node_on_loopback(database_url, tmp_path):
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("COALITION_")}
     server = await asyncio.create_subprocess_exec(
-        COALITION, "serve", "--host", "127.0.0.1", "--port", str(port), cwd=tmp_path, env=environment,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+        COALITION,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=environment,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             for _ in range(100):
@@ -170,9 +186,11 @@ async def test_serve_runs_a_real_node_on_loopback(database_url, tmp_path):
             assert health.json()["status"] == "ok"
             login = await client.post(
                 "/graphql",
-                json={"query": 'mutation($p: String!) { login(handle: "amani", password: $p) { token } }',
-                      "variables": {"p": password}},
-            )  # fmt: skip
+                json={
+                    "query": 'mutation($p: String!) { login(handle: "amani", password: $p) { token } }',
+                    "variables": {"p": password},
+                },
+            )
             token = login.json()["data"]["login"]["token"]
             me = await client.post(
                 "/graphql", json={"query": "{ me { handle role } }"}, headers={"Authorization": f"Bearer {token}"}

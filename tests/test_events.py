@@ -307,22 +307,41 @@ async def test_concurrent_registrations_fill_capacity_exactly(node, organiser):
     )
     async with node.db.read() as session:
         stored = await session.get(Event, event["id"])
-        rows = (await session.execute(select(Registration.status, func.count()).where(
-            Registration.event_id == event["id"]).group_by(Registration.status))).all()  # fmt: skip
+        rows = (
+            await session.execute(
+                select(Registration.status, func.count())
+                .where(Registration.event_id == event["id"])
+                .group_by(Registration.status)
+            )
+        ).all()
     assert dict(rows) == {"registered": 7, "waitlisted": 8}
     assert (stored.registered_count, stored.waitlist_count) == (7, 8)
 
 
 async def test_conference_programme_sessions_and_speakers(node, organiser):
     conference = await create(
-        node, organiser["token"], title="Survivor Summit", kind="CONFERENCE",
-        start="2027-05-10T09:00:00", end="2027-05-12T17:00:00", timezone="America/Sao_Paulo",
-    )  # fmt: skip
+        node,
+        organiser["token"],
+        title="Survivor Summit",
+        kind="CONFERENCE",
+        start="2027-05-10T09:00:00",
+        end="2027-05-12T17:00:00",
+        timezone="America/Sao_Paulo",
+    )
     session = await create(
-        node, organiser["token"], title="Opening plenary", kind="SESSION", parentId=conference["id"],
-        start="2027-05-10T09:00:00", end="2027-05-10T10:30:00", timezone="America/Sao_Paulo",
-        track="Plenary", room="Hall A", languages=["pt-BR", "en"], capacity=1,
-    )  # fmt: skip
+        node,
+        organiser["token"],
+        title="Opening plenary",
+        kind="SESSION",
+        parentId=conference["id"],
+        start="2027-05-10T09:00:00",
+        end="2027-05-10T10:30:00",
+        timezone="America/Sao_Paulo",
+        track="Plenary",
+        room="Hall A",
+        languages=["pt-BR", "en"],
+        capacity=1,
+    )
     speaker_member = await node.join("speaker")
     add = """mutation($e: ID!, $m: ID, $n: String, $c: Boolean!) {
       addSpeaker(eventId: $e, memberId: $m, name: $n, consentConfirmed: $c) { id consented } }"""
@@ -333,9 +352,14 @@ async def test_conference_programme_sessions_and_speakers(node, organiser):
     programme = "query($id: ID!) { event(id: $id) { title sessions { title track room languages speakers { name } } } }"
     seen = (await node.data(programme, {"id": conference["id"]}))["event"]
     assert seen["sessions"] == [
-        {"title": "Opening plenary", "track": "Plenary", "room": "Hall A", "languages": ["en", "pt-BR"],
-         "speakers": [{"name": "Guest Advocate"}]}
-    ]  # fmt: skip
+        {
+            "title": "Opening plenary",
+            "track": "Plenary",
+            "room": "Hall A",
+            "languages": ["en", "pt-BR"],
+            "speakers": [{"name": "Guest Advocate"}],
+        }
+    ]
     # someone else cannot consent for the speaker
     other = await node.join("someone")
     consent = "mutation($s: ID!) { setSpeakerConsent(speakerId: $s, consent: true) { consented } }"

@@ -21,8 +21,13 @@ async def organiser(node):
 
 
 async def create(node, token, **fields) -> dict:
-    payload = {"title": "Meeting", "start": "2026-12-01T18:00:00", "end": "2026-12-01T19:00:00",
-               "timezone": "Africa/Nairobi", **fields}  # fmt: skip
+    payload = {
+        "title": "Meeting",
+        "start": "2026-12-01T18:00:00",
+        "end": "2026-12-01T19:00:00",
+        "timezone": "Africa/Nairobi",
+        **fields,
+    }
     return (await node.data(CREATE, {"input": payload}, token))["createEvent"]
 
 
@@ -41,14 +46,29 @@ def vevents(calendar: Calendar) -> list:
 async def test_feeds_parse_cleanly_in_every_zone_and_agree_with_two_expanders(node, organiser):
     for n, zone in enumerate(ZONES):
         await create(
-            node, organiser["token"], title=f"Circle {zone}", kind="CIRCLE", timezone=zone,
-            start=f"2027-0{n + 1}-03T18:30:00", end=f"2027-0{n + 1}-03T20:00:00",
+            node,
+            organiser["token"],
+            title=f"Circle {zone}",
+            kind="CIRCLE",
+            timezone=zone,
+            start=f"2027-0{n + 1}-03T18:30:00",
+            end=f"2027-0{n + 1}-03T20:00:00",
             rrule="FREQ=WEEKLY;COUNT=12" if n % 2 == 0 else "FREQ=MONTHLY;BYMONTHDAY=3,17;UNTIL=20271231T000000Z",
             description="Bring tea; commas, semicolons; and\\backslashes — also ünïcödé ✓ " * 3,
-            venue="Hall", latitude=-1.28, longitude=36.82, onlineUrl="https://meet.example.org/c",
-        )  # fmt: skip
-    await create(node, organiser["token"], title="Day of remembrance", kind="OBSERVANCE", allDay=True,
-                 startDate="2027-07-30", endDate="2027-07-30")  # fmt: skip
+            venue="Hall",
+            latitude=-1.28,
+            longitude=36.82,
+            onlineUrl="https://meet.example.org/c",
+        )
+    await create(
+        node,
+        organiser["token"],
+        title="Day of remembrance",
+        kind="OBSERVANCE",
+        allDay=True,
+        startDate="2027-07-30",
+        endDate="2027-07-30",
+    )
     body, _ = await feed(node)
     calendar = strict_parse(body)
     assert sorted(str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")) == sorted(ZONES)
@@ -71,8 +91,16 @@ async def test_feeds_parse_cleanly_in_every_zone_and_agree_with_two_expanders(no
 
 
 async def test_calendar_and_event_properties(node, organiser):
-    event = await create(node, organiser["token"], kind="TOWN_HALL", venue="Hall", address="Main St",
-                         latitude=-1.5, longitude=36.5, onlineUrl="https://meet.example.org/x")  # fmt: skip
+    event = await create(
+        node,
+        organiser["token"],
+        kind="TOWN_HALL",
+        venue="Hall",
+        address="Main St",
+        latitude=-1.5,
+        longitude=36.5,
+        onlineUrl="https://meet.example.org/x",
+    )
     body, _ = await feed(node)
     calendar = strict_parse(body)
     for name in ("PRODID", "NAME", "X-WR-CALNAME", "DESCRIPTION", "X-WR-CALDESC", "SOURCE", "URL", "COLOR"):
@@ -157,8 +185,14 @@ async def test_edits_keep_the_uid_and_raise_sequence_cancellations_stay(node, or
 
 
 async def test_changed_and_removed_occurrences_in_the_feed(node, organiser):
-    event = await create(node, organiser["token"], start="2027-02-01T10:00:00", end="2027-02-01T11:00:00",
-                         timezone="Asia/Kathmandu", rrule="FREQ=DAILY;COUNT=5")  # fmt: skip
+    event = await create(
+        node,
+        organiser["token"],
+        start="2027-02-01T10:00:00",
+        end="2027-02-01T11:00:00",
+        timezone="Asia/Kathmandu",
+        rrule="FREQ=DAILY;COUNT=5",
+    )
     await node.data(
         'mutation($id: ID!) { changeOccurrence(eventId: $id, recurrenceId: "2027-02-02T10:00:00", '
         'changes: {start: "2027-02-02T12:00:00", end: "2027-02-02T13:00:00", title: "Later today"}) { id } }',
@@ -177,8 +211,12 @@ async def test_changed_and_removed_occurrences_in_the_feed(node, organiser):
     assert b"RECURRENCE-ID;TZID=Asia/Kathmandu:20270202T100000" in body
     assert str(changed["UID"]) == str(master["UID"]) and str(changed["SUMMARY"]) == "Later today"
     starts = expanded(calendar, START, END)[event["uid"]]
-    assert starts == ["2027-02-01T04:15:00.000Z", "2027-02-02T06:15:00.000Z", "2027-02-03T04:15:00.000Z",
-                      "2027-02-05T04:15:00.000Z"]  # fmt: skip
+    assert starts == [
+        "2027-02-01T04:15:00.000Z",
+        "2027-02-02T06:15:00.000Z",
+        "2027-02-03T04:15:00.000Z",
+        "2027-02-05T04:15:00.000Z",
+    ]
     js = await icaljs(body, START, END)
     assert js["events"][0]["starts"] == starts
 
@@ -223,8 +261,13 @@ async def test_council_conference_and_kind_feeds(node, organiser):
     assert titles((await feed(node, f"/calendars/conferences/{conference['id']}.ics"))[0]) == ["Plenary", "Summit"]
     assert titles((await feed(node, "/calendars/kinds/session.ics"))[0]) == ["Plenary"]
     assert titles((await feed(node, "/calendars/kinds/review_meeting.ics"))[0]) == []
-    for missing in (f"/calendars/councils/{hidden}.ics", "/calendars/councils/nope.ics", "/calendars/kinds/party.ics",
-                    "/calendars/conferences/nope.ics", "/calendars/private/not-a-token.ics"):  # fmt: skip
+    for missing in (
+        f"/calendars/councils/{hidden}.ics",
+        "/calendars/councils/nope.ics",
+        "/calendars/kinds/party.ics",
+        "/calendars/conferences/nope.ics",
+        "/calendars/private/not-a-token.ics",
+    ):
         assert (await node.client.get(missing)).status_code == 404, missing
     # an empty feed is still a calendar, never an empty 200
     empty, _ = await feed(node, "/calendars/kinds/training.ics")
@@ -238,8 +281,11 @@ async def test_personal_feed_token_lifecycle(node, organiser):
         await node.data('mutation { createCouncil(input: {name: "Council"}) { id } }', token=organiser["token"])
     )["createCouncil"]["id"]
     member = await node.join("member")
-    await node.data('mutation($c: ID!, $m: ID!) { addCouncilSeat(input: {councilId: $c, memberId: $m}) { id } }',
-                    {"c": council, "m": member["id"]}, organiser["token"])  # fmt: skip
+    await node.data(
+        "mutation($c: ID!, $m: ID!) { addCouncilSeat(input: {councilId: $c, memberId: $m}) { id } }",
+        {"c": council, "m": member["id"]},
+        organiser["token"],
+    )
     registered = await create(node, organiser["token"], title="Training I joined", visibility="MEMBERS")
     followed = await create(node, organiser["token"], title="Public event I follow")
     await create(node, organiser["token"], title="Council-only meeting", visibility="COUNCIL", councilId=council)
@@ -256,18 +302,27 @@ async def test_personal_feed_token_lifecycle(node, organiser):
     assert path.startswith("/calendars/private/") and len(url) < 256
     body, response = await feed(node, path)
     assert sorted(str(e["SUMMARY"]) for e in vevents(strict_parse(body))) == [
-        "Council-only meeting", "Public event I follow", "Training I joined"]  # fmt: skip
+        "Council-only meeting",
+        "Public event I follow",
+        "Training I joined",
+    ]
     assert response.headers["cache-control"].startswith("private")
     tokens = await node.data("{ myFeedTokens { id label revoked } }", token=member["token"])
     assert tokens["myFeedTokens"] == [
         {"id": created["createFeedToken"]["token"]["id"], "label": "phone", "revoked": False}
     ]
     other = await node.join("other")
-    stolen = await node.error('mutation($id: ID!) { revokeFeedToken(id: $id) { id } }',
-                              {"id": created["createFeedToken"]["token"]["id"]}, other["token"])  # fmt: skip
+    stolen = await node.error(
+        "mutation($id: ID!) { revokeFeedToken(id: $id) { id } }",
+        {"id": created["createFeedToken"]["token"]["id"]},
+        other["token"],
+    )
     assert stolen["extensions"]["code"] == "NOT_FOUND"
-    await node.data('mutation($id: ID!) { revokeFeedToken(id: $id) { revoked } }',
-                    {"id": created["createFeedToken"]["token"]["id"]}, member["token"])  # fmt: skip
+    await node.data(
+        "mutation($id: ID!) { revokeFeedToken(id: $id) { revoked } }",
+        {"id": created["createFeedToken"]["token"]["id"]},
+        member["token"],
+    )
     assert (await node.client.get(path)).status_code == 404
 
 

@@ -98,11 +98,24 @@ async def test_import_then_reimport_updates_instead_of_duplicating(node, organis
 
 async def test_feed_round_trip_keeps_recurrence_and_zones(node, organiser):
     create = "mutation($input: EventInput!) { createEvent(input: $input) { id } }"
-    for zone, rule in (("Asia/Kathmandu", "FREQ=DAILY;COUNT=3"), ("America/Sao_Paulo", "FREQ=WEEKLY;COUNT=3"),
-                       ("Europe/Berlin", "FREQ=WEEKLY;INTERVAL=2;COUNT=4")):  # fmt: skip
-        await node.data(create, {"input": {"title": f"Original {zone}", "start": "2027-03-14T09:15:00",
-                                           "end": "2027-03-14T10:00:00", "timezone": zone, "rrule": rule}},
-                        organiser["token"])  # fmt: skip
+    for zone, rule in (
+        ("Asia/Kathmandu", "FREQ=DAILY;COUNT=3"),
+        ("America/Sao_Paulo", "FREQ=WEEKLY;COUNT=3"),
+        ("Europe/Berlin", "FREQ=WEEKLY;INTERVAL=2;COUNT=4"),
+    ):
+        await node.data(
+            create,
+            {
+                "input": {
+                    "title": f"Original {zone}",
+                    "start": "2027-03-14T09:15:00",
+                    "end": "2027-03-14T10:00:00",
+                    "timezone": zone,
+                    "rrule": rule,
+                }
+            },
+            organiser["token"],
+        )
     body = (await node.client.get("/calendars/public.ics")).text
     renamed = body.replace("SUMMARY;LANGUAGE=en:Original", "SUMMARY;LANGUAGE=en:Copy")
     result = (await node.data(IMPORT, {"ics": renamed}, organiser["token"]))["importCalendar"]

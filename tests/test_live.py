@@ -158,8 +158,9 @@ async def test_tallies_cross_server_processes(database_url, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("COALITION_")}
 
     async def run(*args: str) -> str:
-        process = await asyncio.create_subprocess_exec(coalition, *args, cwd=tmp_path, env=env,
-                                                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            coalition, *args, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
         out, _ = await process.communicate()
         assert process.returncode == 0, out.decode()
         return out.decode()
@@ -175,9 +176,18 @@ async def test_tallies_cross_server_processes(database_url, tmp_path):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             ports.append(sock.getsockname()[1])
-        servers.append(await asyncio.create_subprocess_exec(
-            coalition, "serve", "--port", str(ports[-1]), cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))  # fmt: skip
+        servers.append(
+            await asyncio.create_subprocess_exec(
+                coalition,
+                "serve",
+                "--port",
+                str(ports[-1]),
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+        )
     try:
         clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") for port in ports]
         for client in clients:
@@ -198,8 +208,15 @@ async def test_tallies_cross_server_processes(database_url, tmp_path):
 
         login = 'mutation($p: String!) { login(handle: "tumaini", password: $p) { token } }'
         token = (await gql(clients[1], login, {"p": passwords["tumaini"]}))["login"]["token"]
-        petition = (await gql(clients[1], "mutation($d: DateTime!) { createPetition(input: {title: \"X\", "
-                              "decisionMaker: \"Y\", deadline: $d}) { id } }", {"d": SOON}, token))["createPetition"]["id"]  # fmt: skip
+        petition = (
+            await gql(
+                clients[1],
+                'mutation($d: DateTime!) { createPetition(input: {title: "X", '
+                'decisionMaker: "Y", deadline: $d}) { id } }',
+                {"d": SOON},
+                token,
+            )
+        )["createPetition"]["id"]
         await gql(clients[1], "mutation($id: ID!) { openPetition(id: $id) { id } }", {"id": petition}, token)
         socket_client = GraphQLSocket(f"127.0.0.1:{ports[0]}")
         await socket_client.connect()

@@ -27,8 +27,13 @@ async def organiser(node):
 
 
 async def open_petition(node, token, **fields) -> dict:
-    payload = {"title": "Fund survivor-led shelters", "decisionMaker": "Ministry of Labour", "deadline": SOON,
-               "thresholds": [3, 1000, 2], **fields}  # fmt: skip
+    payload = {
+        "title": "Fund survivor-led shelters",
+        "decisionMaker": "Ministry of Labour",
+        "deadline": SOON,
+        "thresholds": [3, 1000, 2],
+        **fields,
+    }
     created = (await node.data(CREATE, {"input": payload}, token))["createPetition"]
     await node.data("mutation($id: ID!) { openPetition(id: $id) { state } }", {"id": created["id"]}, token)
     return created
@@ -44,8 +49,11 @@ async def stored(node, petition_id: str) -> tuple[int, int]:
 
 
 async def test_drafts_are_for_organisers_and_editing_stops_at_opening(node, organiser):
-    created = (await node.data(CREATE, {"input": {"title": "Draft", "decisionMaker": "Parliament", "deadline": SOON}},
-                               organiser["token"]))["createPetition"]  # fmt: skip
+    created = (
+        await node.data(
+            CREATE, {"input": {"title": "Draft", "decisionMaker": "Parliament", "deadline": SOON}}, organiser["token"]
+        )
+    )["createPetition"]
     assert created["state"] == "DRAFT" and created["signatureCount"] == 0
     member = await node.join("member")
     hidden = await node.error("query($id: ID!) { petition(id: $id) { id } }", {"id": created["id"]}, member["token"])
@@ -156,8 +164,11 @@ async def test_anyone_can_recompute_the_published_digest(node, organiser):
 
 
 async def test_signing_is_refused_outside_the_open_period(node, organiser):
-    draft = (await node.data(CREATE, {"input": {"title": "Draft", "decisionMaker": "D", "deadline": SOON}},
-                             organiser["token"]))["createPetition"]  # fmt: skip
+    draft = (
+        await node.data(
+            CREATE, {"input": {"title": "Draft", "decisionMaker": "D", "deadline": SOON}}, organiser["token"]
+        )
+    )["createPetition"]
     member = await node.join("member")
     assert (await node.error(SIGN, {"id": draft["id"], "named": False}, member["token"]))["extensions"][
         "code"

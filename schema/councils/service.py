@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schema.councils import federated
 from schema.councils.tables import (
     Council,
     CouncilDecision,
@@ -22,7 +23,7 @@ from server.accounts.service import get_member, on_member_deleted
 from server.accounts.tables import Role
 from server.dataversion import bump
 from server.db import Database, utcnow
-from server.errors import BadInput, Conflict, NotFound
+from server.errors import BadInput, Conflict, Forbidden, NotFound
 from server.i18n import language_tag, merge_translations
 from server.settings import Settings
 
@@ -44,6 +45,11 @@ def visible_councils(viewer: Viewer | None):
     if can_see_members_only(viewer):
         return True
     return Council.visibility == Visibility.PUBLIC
+
+
+def _own(council: Council) -> None:
+    if council.origin is not None:
+        raise Forbidden(f"This council belongs to the coalition '{council.origin}'; only its node can change it.")
 
 
 async def load_council(session: AsyncSession, viewer: Viewer | None, council_id: str) -> Council:
@@ -79,7 +85,9 @@ async def create_council(db: Database, settings: Settings, viewer: Viewer | None
     council = Council(created_by=viewer.member_id, **fields)
     async with db.write() as session:
         session.add(council)
+        await session.flush()
         await bump(session)
+        await federated.publish(db, session, council)
     return council
 
 
@@ -88,10 +96,12 @@ async def update_council(db: Database, viewer: Viewer | None, council_id: str, *
     fields = _council_fields({key: value for key, value in values.items() if value is not None})
     async with db.write() as session:
         council = await load_council(session, viewer, council_id)
+        _own(council)
         for name, value in fields.items():
             setattr(council, name, value)
         council.updated_at = utcnow()
         await bump(session)
+        await federated.publish(db, session, council)
     return council
 
 
@@ -106,6 +116,7 @@ async def set_council_translation(
             checks.text(value, field, max_length=limits[field])
     async with db.write() as session:
         council = await load_council(session, viewer, council_id)
+        _own(council)
         if lang == council.language:
             raise BadInput(
                 f"'{lang}' is the council's original language; edit the council itself instead.",
@@ -114,6 +125,7 @@ async def set_council_translation(
         council.translations = merge_translations(council.translations, lang, texts, TRANSLATABLE)
         council.updated_at = utcnow()
         await bump(session)
+        await federated.publish(db, session, council)
     return council
 
 
@@ -121,16 +133,19 @@ async def set_archived(db: Database, viewer: Viewer | None, council_id: str, arc
     viewer = require_role(viewer, *MANAGERS)
     async with db.write() as session:
         council = await load_council(session, viewer, council_id)
+        _own(council)
         if archived == (council.archived_at is not None):
             state = "archived" if archived else "not archived"
             raise Conflict(f"The council is already {state}.")
         council.archived_at = utcnow() if archived else None
         council.updated_at = utcnow()
         await bump(session)
+        await federated.publish(db, session, council)
     return council
 
 
 def _active(council: Council) -> None:
+    _own(council)
     if council.archived_at is not None:
         raise Conflict("The council is archived; unarchive it before changing its seats or decisions.")
 
@@ -233,6 +248,8 @@ async def record_decision(
         council = await load_council(session, viewer, council_id)
         _active(council)
         session.add(decision)
+        await session.flush()
+        await federated.publish_decision(db, session, council, decision)
     return decision
 
 

@@ -30,6 +30,7 @@ class Outcome(StrEnum):
 
 class Council(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    origin: str | None = Field(default=None, index=True, max_length=64)  # None: this node's own; else read-only
     name: str = Field(max_length=200)
     description: str = Field(default="", max_length=10_000)
     mandate: str = Field(default="", max_length=10_000)
@@ -60,6 +61,7 @@ class CouncilDecision(SQLModel, table=True):
     __tablename__ = "council_decision"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    origin: str | None = Field(default=None, index=True, max_length=64)
     council_id: str = Field(foreign_key="council.id", index=True, max_length=32)
     decided_on: date
     title: str = Field(max_length=300)

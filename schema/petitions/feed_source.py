@@ -12,8 +12,13 @@ from schema.petitions.tables import Petition, PetitionState, Signature
 from server.settings import Settings
 
 DEADLINE_LENGTH = timedelta(minutes=30)
-TITLE_PREFIX = {"en": "Petition deadline", "sw": "Mwisho wa ombi", "fr": "Date limite de la pétition",
-                "es": "Plazo de la petición", "pt": "Prazo do abaixo-assinado"}  # fmt: skip
+TITLE_PREFIX = {
+    "en": "Petition deadline",
+    "sw": "Mwisho wa ombi",
+    "fr": "Date limite de la pétition",
+    "es": "Plazo de la petición",
+    "pt": "Prazo do abaixo-assinado",
+}
 
 
 @feed_source

@@ -16,7 +16,8 @@ from schema.common import Translation, translation_list
 from schema.context import Info
 from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
 from schema.petitions import service
-from schema.petitions.tables import Petition, PetitionOutcome, PetitionState, Signature
+from schema.petitions.federated import remote_total
+from schema.petitions.tables import Petition, PetitionOutcome, PetitionState, PetitionTally, Signature
 from server.accounts.tables import Member
 from server.bus import RESYNC
 from server.db import utcnow
@@ -46,6 +47,14 @@ class MySignature:
     named: bool
 
 
+@strawberry.type(description="One coalition's share of a petition's signatures, from its signed tally.")
+class CoalitionTally:
+    coalition: str
+    signature_count: int
+    signature_set_digest: str
+    as_of: datetime
+
+
 @strawberry.type(name="Petition")
 class PetitionNode:
     id: strawberry.ID
@@ -72,13 +81,25 @@ class PetitionNode:
     @classmethod
     def of(cls, p: Petition) -> PetitionNode:
         return cls(
-            id=strawberry.ID(p.id), uid=p.uid, language=p.language, decision_maker=p.decision_maker,
-            council_id=p.council_id, state=PetitionState(p.state), opens_at=p.opens_at, deadline=p.deadline,
-            outcome=PetitionOutcome(p.outcome) if p.outcome else None, response=p.response,
-            event_ids=[strawberry.ID(i) for i in p.event_ids], signature_count=p.signature_count,
-            named_count=p.named_count, signature_set_digest=p.set_digest, created_at=p.created_at,
-            updated_at=p.updated_at, closed_at=p.closed_at, row=p,
-        )  # fmt: skip
+            id=strawberry.ID(p.id),
+            uid=p.uid,
+            language=p.language,
+            decision_maker=p.decision_maker,
+            council_id=p.council_id,
+            state=PetitionState(p.state),
+            opens_at=p.opens_at,
+            deadline=p.deadline,
+            outcome=PetitionOutcome(p.outcome) if p.outcome else None,
+            response=p.response,
+            event_ids=[strawberry.ID(i) for i in p.event_ids],
+            signature_count=p.signature_count,
+            named_count=p.named_count,
+            signature_set_digest=p.set_digest,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+            closed_at=p.closed_at,
+            row=p,
+        )
 
     @strawberry.field
     def title(self, lang: str | None = None) -> str:
@@ -95,6 +116,38 @@ class PetitionNode:
     @strawberry.field
     def thresholds(self) -> list[Threshold]:
         return _thresholds(self.row.thresholds, self.row.crossed)
+
+    @strawberry.field(description="The coalition (node id) that owns this petition.")
+    def origin(self, info: Info) -> str:
+        return self.row.origin or info.context.settings.node_id
+
+    @strawberry.field(description="Every coalition's signatures: this node's count plus the latest tally of each peer.")
+    async def global_count(self, info: Info) -> int:
+        async with info.context.db.read() as session:
+            return self.row.signature_count + await remote_total(session, self.row.id)
+
+    @strawberry.field(description="The global count, coalition by coalition, with how fresh each figure is.")
+    async def tallies(self, info: Info) -> list[CoalitionTally]:
+        async with info.context.db.read() as session:
+            rows = list(
+                await session.scalars(
+                    select(PetitionTally)
+                    .where(PetitionTally.petition_id == self.row.id)
+                    .order_by(PetitionTally.contributor)
+                )
+            )
+        own = CoalitionTally(
+            coalition=info.context.settings.node_id,
+            signature_count=self.row.signature_count,
+            signature_set_digest=self.row.set_digest,
+            as_of=self.row.updated_at,
+        )
+        return [own] + [
+            CoalitionTally(
+                coalition=r.contributor, signature_count=r.count, signature_set_digest=r.digest, as_of=r.updated_at
+            )
+            for r in rows
+        ]
 
     @strawberry.field(description="Whether signatures are accepted right now.")
     def accepting_signatures(self) -> bool:
@@ -161,6 +214,7 @@ class ReceiptCheck:
 @strawberry.type
 class Tally:
     petition_id: strawberry.ID
+    global_count: int = strawberry.field(description="Signatures on every coalition's node, from their tallies.")
     signature_count: int
     named_count: int
     signature_set_digest: str
@@ -170,6 +224,7 @@ class Tally:
 def _tally(message: dict[str, Any], thresholds: list[int]) -> Tally:
     return Tally(
         petition_id=strawberry.ID(message["petition"]),
+        global_count=message["global"],
         signature_count=message["count"],
         named_count=message["named"],
         signature_set_digest=message["digest"],
@@ -218,9 +273,14 @@ def _given(data: object) -> dict[str, Any]:
 class PetitionQuery:
     @strawberry.field(description="Petitions, newest first; drafts only for organisers and admins.")
     async def petitions(
-        self, info: Info, state: PetitionFilter | None = None, council_id: strawberry.ID | None = None,
-        language: str | None = None, first: int | None = None, after: str | None = None,
-    ) -> Connection[PetitionNode]:  # fmt: skip
+        self,
+        info: Info,
+        state: PetitionFilter | None = None,
+        council_id: strawberry.ID | None = None,
+        language: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[PetitionNode]:
         size = page_size(first)
         statement = select(Petition)
         if not service.is_manager(info.context.viewer):
@@ -255,9 +315,11 @@ class PetitionQuery:
     async def verify_receipt(self, info: Info, receipt: str) -> ReceiptCheck:
         petition, counted = await service.verify_receipt(info.context.db, receipt)
         return ReceiptCheck(
-            petition_id=strawberry.ID(petition.id), counted=counted, signature_count=petition.signature_count,
+            petition_id=strawberry.ID(petition.id),
+            counted=counted,
+            signature_count=petition.signature_count,
             signature_set_digest=petition.set_digest,
-        )  # fmt: skip
+        )
 
 
 @strawberry.type
@@ -321,14 +383,17 @@ class PetitionSubscription:
         db = info.context.db
         async with db.read() as session:
             petition = await service.load_petition(session, info.context.viewer, id)
+            first = await service.tally_message(session, petition)
         thresholds = list(petition.thresholds)
         async with db.bus.subscribe(service.channel(petition.id)) as subscription:
-            yield _tally(service.tally_message(petition), thresholds)
+            yield _tally(first, thresholds)
             while True:
                 message = await subscription.get()
                 await asyncio.sleep(COALESCE_SECONDS)  # let a burst settle, then send the newest
                 latest = [message, *subscription.drain()][-1]
                 if RESYNC in (message, latest):
                     async with db.read() as session:
-                        latest = service.tally_message(await service.load_petition(session, None, petition.id))
+                        latest = await service.tally_message(
+                            session, await service.load_petition(session, None, petition.id)
+                        )
                 yield _tally(latest, thresholds)

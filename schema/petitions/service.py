@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.tables import Event
 from schema.councils.service import load_council
-from schema.petitions import receipts
+from schema.petitions import federated, receipts
 from schema.petitions.tables import Petition, PetitionOutcome, PetitionState, Signature
 from server import checks, ratelimit
 from server.accounts.access import Viewer, require_member, require_role
@@ -21,7 +21,7 @@ from server.accounts.service import on_member_deleted
 from server.accounts.tables import Role
 from server.dataversion import bump
 from server.db import Database, utcnow
-from server.errors import BadInput, Conflict, NotFound
+from server.errors import BadInput, Conflict, Forbidden, NotFound
 from server.i18n import language_tag, merge_translations
 from server.settings import Settings
 
@@ -34,7 +34,7 @@ def channel(petition_id: str) -> str:
     return f"petition:{petition_id}"
 
 
-def tally_message(petition: Petition) -> dict[str, Any]:
+async def tally_message(session: AsyncSession, petition: Petition) -> dict[str, Any]:
     """What subscribers receive: numbers and ids only."""
     return {
         "petition": petition.id,
@@ -42,7 +42,13 @@ def tally_message(petition: Petition) -> dict[str, Any]:
         "named": petition.named_count,
         "digest": petition.set_digest or receipts.digest(petition.set_state),
         "crossed": dict(petition.crossed),
+        "global": petition.signature_count + await federated.remote_total(session, petition.id),
     }
+
+
+def _own(petition: Petition) -> None:
+    if petition.origin is not None:
+        raise Forbidden(f"This petition belongs to the coalition '{petition.origin}'; only its node can change it.")
 
 
 def is_manager(viewer: Viewer | None) -> bool:
@@ -129,6 +135,7 @@ async def update_petition(
     viewer = require_role(viewer, *MANAGERS)
     async with db.write() as session:
         petition = await load_petition(session, viewer, petition_id, lock=True)
+        _own(petition)
         if petition.state != PetitionState.DRAFT:
             raise Conflict("Only a draft can be edited; once open, only its translations can change.")
         for name, value in (await _fields(session, viewer, settings, values)).items():
@@ -149,11 +156,13 @@ async def set_translation(
             checks.text(value, field, max_length=300 if field == "title" else 50_000)
     async with db.write() as session:
         petition = await load_petition(session, viewer, petition_id, lock=True)
+        _own(petition)
         if lang == petition.language:
             raise BadInput(f"'{lang}' is the petition's original language.", field="lang")
         petition.translations = merge_translations(petition.translations, lang, texts, TRANSLATABLE)
         petition.updated_at = utcnow()
         await bump(session)
+        await federated.publish(db, session, petition)
     return petition
 
 
@@ -161,6 +170,7 @@ async def open_petition(db: Database, viewer: Viewer | None, petition_id: str) -
     viewer = require_role(viewer, *MANAGERS)
     async with db.write() as session:
         petition = await load_petition(session, viewer, petition_id, lock=True)
+        _own(petition)
         if petition.state != PetitionState.DRAFT:
             raise Conflict(f"The petition is {petition.state}; only a draft can be opened.")
         now = utcnow()
@@ -170,6 +180,7 @@ async def open_petition(db: Database, viewer: Viewer | None, petition_id: str) -
         petition.opens_at = petition.opens_at or now
         petition.updated_at = now
         await bump(session)
+        await federated.publish(db, session, petition)
     return petition
 
 
@@ -193,13 +204,15 @@ async def close_petition(
     outcome, response = _check_outcome(outcome, response)
     async with db.write() as session:
         petition = await load_petition(session, viewer, petition_id, lock=True)
+        _own(petition)
         if petition.state != PetitionState.OPEN:
             raise Conflict(f"The petition is {petition.state}; only an open petition can be closed.")
         now = utcnow()
         petition.state, petition.closed_at, petition.updated_at = PetitionState.CLOSED, now, now
         petition.outcome, petition.response = outcome, response
         await bump(session)
-        await db.publish(session, channel(petition.id), tally_message(petition))
+        await federated.publish(db, session, petition)
+        await db.publish(session, channel(petition.id), await tally_message(session, petition))
     return petition
 
 
@@ -210,9 +223,11 @@ async def set_outcome(
     outcome, response = _check_outcome(outcome, response)
     async with db.write() as session:
         petition = await load_petition(session, viewer, petition_id, lock=True)
+        _own(petition)
         if petition.state != PetitionState.CLOSED:
             raise Conflict("Record the outcome once the petition is closed.")
         petition.outcome, petition.response, petition.updated_at = outcome, response, utcnow()
+        await federated.publish(db, session, petition)
     return petition
 
 
@@ -276,7 +291,8 @@ async def sign(
             petition.set_digest = receipts.digest(petition.set_state)
             _cross_thresholds(petition, now)
             await session.flush()
-            await db.publish(session, channel(petition.id), tally_message(petition))
+            await federated.publish_tally(db, session, petition)
+            await db.publish(session, channel(petition.id), await tally_message(session, petition))
     except IntegrityError:
         raise Conflict("You have already signed this petition.") from None
     return petition, receipt
@@ -300,7 +316,9 @@ async def withdraw(db: Database, settings: Settings, viewer: Viewer | None, peti
         petition.named_count -= 1 if signature.named else 0
         petition.set_state = receipts.remove(petition.set_state, signature.commitment)
         petition.set_digest = receipts.digest(petition.set_state)
-        await db.publish(session, channel(petition.id), tally_message(petition))
+        await session.flush()
+        await federated.publish_tally(db, session, petition)
+        await db.publish(session, channel(petition.id), await tally_message(session, petition))
     return petition
 
 

@@ -27,6 +27,7 @@ class PetitionOutcome(StrEnum):
 
 class Petition(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    origin: str | None = Field(default=None, index=True, max_length=64)  # None: this node's own; else read-only
     uid: str = Field(unique=True, max_length=64)
     title: str = Field(max_length=300)
     text: str = Field(default="", max_length=50_000)
@@ -61,3 +62,18 @@ class Signature(SQLModel, table=True):
     member_id: str | None = Field(default=None, foreign_key="member.id", index=True, max_length=32)
     named: bool = False
     commitment: str = Field(max_length=64)
+
+
+class PetitionTally(SQLModel, table=True):
+    """The latest signed count each coalition published for a petition: the global count is
+    their sum, computed by every node from the logs it holds."""
+
+    __tablename__ = "petition_tally"
+
+    petition_id: str = Field(primary_key=True, max_length=32)
+    contributor: str = Field(primary_key=True, max_length=64)
+    count: int = 0
+    named: int = 0
+    digest: str = Field(default="", max_length=64)
+    seq: int = 0
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

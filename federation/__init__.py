@@ -1,0 +1,2 @@
+"""Federation: node identity and keys, signed update logs, HTTP message signatures, peers, push
+delivery, pull catch-up, and applying remote updates."""

@@ -1,0 +1,52 @@
+"""Update kinds: each domain registers how to build a body (from an explicit allow-list of
+fields) and how to apply a remote one. Federation never reaches into a domain's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation.envelope import EnvelopeError, check_plain
+
+Apply = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class UpdateKind:
+    name: str
+    fields: frozenset[str]
+    apply: Apply
+
+
+KINDS: dict[str, UpdateKind] = {}
+
+
+def update_kind(name: str, fields: Iterable[str]) -> Callable[[Apply], Apply]:
+    """Register ``name`` with the body fields it may carry; the decorated function applies it."""
+
+    def register(apply: Apply) -> Apply:
+        KINDS[name] = UpdateKind(name, frozenset(fields), apply)
+        return apply
+
+    return register
+
+
+def body(name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A body holding only the kind's allowed fields: nothing else can leave the node."""
+    kind = KINDS[name]
+    built = {field: values[field] for field in sorted(kind.fields) if field in values}
+    check_plain(built)
+    return built
+
+
+def check_body(name: str, value: dict[str, Any]) -> UpdateKind:
+    kind = KINDS.get(name)
+    if kind is None:
+        raise EnvelopeError(f"unknown update kind '{name}'")
+    extra = set(value) - kind.fields
+    if extra:
+        raise EnvelopeError(f"'{name}' bodies do not carry {sorted(extra)}")
+    return kind

@@ -1,0 +1,159 @@
+"""Petitions in the federation. A petition travels as petition.upsert (its public fields only);
+each coalition publishes petition.tally, "this node holds n signatures for P" with the digest of
+its signature set, and every node sums the latest tallies. No signature, and no signer, travels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation.kinds import update_kind
+from federation.peers import on_purge
+from schema.petitions.tables import Petition, PetitionState, PetitionTally, Signature
+from server.db import Database, utcnow
+
+UPSERT, TALLY = "petition.upsert", "petition.tally"
+FIELDS = (
+    "uid",
+    "title",
+    "text",
+    "language",
+    "translations",
+    "decision_maker",
+    "state",
+    "opens_at",
+    "deadline",
+    "thresholds",
+    "crossed",
+    "outcome",
+    "response",
+    "created_at",
+    "updated_at",
+    "closed_at",
+)
+
+
+def _text(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+async def publish(db: Database, session: AsyncSession, petition: Petition) -> None:
+    if petition.origin is not None or petition.state == PetitionState.DRAFT:
+        return
+    values = {
+        "uid": petition.uid,
+        "title": petition.title,
+        "text": petition.text,
+        "language": petition.language,
+        "translations": petition.translations,
+        "decision_maker": petition.decision_maker,
+        "state": petition.state,
+        "opens_at": _text(petition.opens_at),
+        "deadline": _text(petition.deadline),
+        "thresholds": petition.thresholds,
+        "crossed": petition.crossed,
+        "outcome": petition.outcome,
+        "response": petition.response,
+        "created_at": _text(petition.created_at),
+        "updated_at": _text(petition.updated_at),
+        "closed_at": _text(petition.closed_at),
+    }
+    await db.record(session, UPSERT, "petition", petition.id, values)
+
+
+async def publish_tally(db: Database, session: AsyncSession, petition: Petition) -> None:
+    """This node's own count for a petition, wherever the petition comes from."""
+    if db.log is None or petition.state == PetitionState.DRAFT:
+        return
+    origin = petition.origin or db.log.identity.node_id
+    values = {
+        "petition": f"{origin}/petition/{petition.id}",
+        "count": petition.signature_count,
+        "named": petition.named_count,
+        "digest": petition.set_digest,
+    }
+    await db.record(session, TALLY, "tally", f"{petition.id}", values)
+
+
+async def remote_total(session: AsyncSession, petition_id: str) -> int:
+    return (
+        await session.scalar(
+            select(func.coalesce(func.sum(PetitionTally.count), 0)).where(PetitionTally.petition_id == petition_id)
+        )
+        or 0
+    )
+
+
+@update_kind(UPSERT, FIELDS)
+async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
+    body, origin = envelope["body"], envelope["origin"]
+    petition_id = envelope["subject"].rsplit("/", 1)[1]
+    petition = await session.get(Petition, petition_id)
+    if petition is not None and petition.origin != origin:
+        raise ValueError("that petition belongs to another node")
+    fields = {
+        "uid": body["uid"],
+        "title": body["title"],
+        "text": body.get("text") or "",
+        "language": body["language"],
+        "translations": body.get("translations") or {},
+        "decision_maker": body["decision_maker"],
+        "state": PetitionState(body["state"]),
+        "opens_at": _when(body.get("opens_at")),
+        "deadline": _when(body["deadline"]),
+        "thresholds": [int(t) for t in body.get("thresholds") or []],
+        "crossed": body.get("crossed") or {},
+        "outcome": body.get("outcome"),
+        "response": body.get("response") or "",
+        "created_at": _when(body["created_at"]),
+        "updated_at": _when(body["updated_at"]),
+        "closed_at": _when(body.get("closed_at")),
+    }
+    if petition is None:
+        session.add(Petition(id=petition_id, origin=origin, **fields))
+    else:
+        for name, value in fields.items():
+            setattr(petition, name, value)
+
+
+@update_kind(TALLY, ("petition", "count", "named", "digest"))
+async def apply_tally(session: AsyncSession, envelope: dict[str, Any]) -> None:
+    body, contributor = envelope["body"], envelope["origin"]
+    petition_id = body["petition"].rsplit("/", 1)[1]
+    tally = await session.get(PetitionTally, (petition_id, contributor))
+    if tally is None:
+        tally = PetitionTally(petition_id=petition_id, contributor=contributor)
+        session.add(tally)
+    if envelope["seq"] < tally.seq:
+        return  # logs apply in order, so this only guards against misuse
+    tally.count, tally.named, tally.digest = int(body["count"]), int(body["named"]), str(body["digest"])
+    tally.seq, tally.updated_at = envelope["seq"], utcnow()
+    petition = await session.get(Petition, petition_id)
+    if petition is not None:  # live tallies move when a remote count arrives
+        from schema.petitions.service import channel, tally_message
+
+        await session.flush()
+        db: Database = session.info["db"]
+        await db.publish(session, channel(petition.id), await tally_message(session, petition))
+
+
+@on_purge
+async def purge(session: AsyncSession, origin: str) -> None:
+    """Replicated petitions go, except those this node's members signed: their signatures stay."""
+    await session.execute(delete(PetitionTally).where(PetitionTally.contributor == origin))
+    signed = select(Signature.petition_id)
+    await session.execute(
+        delete(PetitionTally).where(
+            PetitionTally.petition_id.in_(
+                select(Petition.id).where(Petition.origin == origin, Petition.id.not_in(signed))
+            )
+        )
+    )
+    await session.execute(delete(Petition).where(Petition.origin == origin, Petition.id.not_in(signed)))
