@@ -46,9 +46,11 @@ async def _blocked(session: AsyncSession, origin: str) -> bool:
 
 async def _apply_key_rotation(session: AsyncSession, envelope: dict[str, Any]) -> None:
     body = envelope["body"]
+    if set(body) != {"key_id", "public_key", "previous"} or body["previous"] != envelope["key_id"]:
+        raise EnvelopeError("a key rotation names the new key and is signed by the key it replaces")
     previous = await session.get(NodeKey, body["previous"])
     if previous is not None and previous.valid_until is None:
-        previous.valid_until = envelope["ts"]
+        previous.valid_until = envelope["ts"] + 1
     if await session.get(NodeKey, body["key_id"]) is None:
         session.add(
             NodeKey(

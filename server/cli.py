@@ -192,6 +192,107 @@ def serve(
     )
 
 
+peer_app = typer.Typer(help="Federation peers: add, confirm, list, block.", no_args_is_help=True)
+keys_app = typer.Typer(help="The node's signing key.", no_args_is_help=True)
+app.add_typer(peer_app, name="peer")
+app.add_typer(keys_app, name="keys")
+
+
+def _federation(db, settings: Settings):
+    from federation.identity import load_identity
+    from federation.runtime import Federation, default_client
+
+    return Federation(db, settings, load_identity(settings), default_client)
+
+
+def _fail(error: Exception) -> None:
+    from server.errors import AppError
+
+    message = error.message if isinstance(error, AppError) else str(error)
+    typer.secho(message, fg="red", err=True)
+    raise typer.Exit(2)
+
+
+@peer_app.command("add")
+def peer_add(
+    url: Annotated[str, typer.Argument(help="The peer's base URL, e.g. https://coalition.example.org")],
+) -> None:
+    """Fetch a peer's document and show its key fingerprint; confirm it after checking."""
+    from federation.peers import add_peer
+    from server.errors import AppError
+
+    settings = _settings()
+    try:
+        peer = _run(_with_db(settings, lambda db: add_peer(db, _federation(db, settings), None, url, by_operator=True)))
+    except AppError as error:
+        _fail(error)
+    typer.echo(f"Peer {peer.id} ({peer.name}, {peer.region}) is pending.")
+    typer.echo(f"Key fingerprint: {peer.fingerprint}")
+    typer.echo("Compare it with the peer's admin (by phone or in person), then run:")
+    typer.echo(f"  coalition peer confirm {peer.id} {peer.fingerprint}")
+
+
+@peer_app.command("confirm")
+def peer_confirm(peer_id: str, fingerprint: str) -> None:
+    """Pin a pending peer's key (by the fingerprint you checked) and start exchanging."""
+    from federation.peers import confirm_peer
+    from server.errors import AppError
+
+    settings = _settings()
+    try:
+        peer = _run(_with_db(settings, lambda db: confirm_peer(db, None, peer_id, fingerprint, by_operator=True)))
+    except AppError as error:
+        _fail(error)
+    typer.echo(f"Peer {peer.id} is active.")
+
+
+@peer_app.command("block")
+def peer_block(
+    peer_id: str,
+    purge: Annotated[bool, typer.Option(help="Also delete everything replicated from this peer.")] = False,
+) -> None:
+    """Stop all exchange with a peer, at once and both ways."""
+    from federation.peers import block_peer
+    from server.errors import AppError
+
+    settings = _settings()
+    try:
+        _run(_with_db(settings, lambda db: block_peer(db, None, peer_id, purge, by_operator=True)))
+    except AppError as error:
+        _fail(error)
+    typer.echo(f"Peer {peer_id} is blocked{' and purged' if purge else ''}.")
+
+
+@peer_app.command("list")
+def peer_list() -> None:
+    """Each peer's state, last contact, and how far behind each log is."""
+    from federation.peers import list_peers
+
+    settings = _settings()
+    rows = _run(_with_db(settings, list_peers))
+    if not rows:
+        typer.echo("No peers yet: `coalition peer add URL`.")
+        return
+    own = rows[0][1].get(settings.node_id, 0)
+    typer.echo(f"{'peer':<20} {'state':<8} {'last contact':<20} {'we sent':>8} {'we hold':>8}  url")
+    for peer, heads in rows:
+        contact = peer.last_contact_at.strftime("%Y-%m-%d %H:%M") if peer.last_contact_at else "never"
+        typer.echo(
+            f"{peer.id:<20} {peer.state:<8} {contact:<20} {peer.push_cursor:>4}/{own:<3} {heads.get(peer.id, 0):>8}  "
+            f"{peer.base_url}" + (f"  (last error: {peer.last_error[:60]})" if peer.last_error else "")
+        )
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Replace the node's signing key; the new key is announced in the log, signed by the old one."""
+    from federation.rotation import rotate
+
+    settings = _settings()
+    identity = _run(_with_db(settings, lambda db: rotate(db, settings)))
+    typer.echo(f"New key {identity.key_id} is current; restart `coalition serve` to sign with it.")
+
+
 @app.command("export-schema")
 def export_schema(
     check: Annotated[bool, typer.Option(help="Fail if the file is stale instead of writing it.")] = False,
