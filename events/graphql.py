@@ -45,6 +45,13 @@ HIDDEN = "hidden by request"
 
 
 @strawberry.enum
+class OriginScope(Enum):
+    LOCAL = "local"
+    REMOTE = "remote"
+    ALL = "all"
+
+
+@strawberry.enum
 class Attendance(Enum):
     IN_PERSON = "in_person"
     ONLINE = "online"
@@ -198,6 +205,10 @@ class EventNode:
             cancelled_at=e.cancelled_at,
             row=e,
         )
+
+    @strawberry.field(description="The coalition (node id) that publishes this event; others hold read-only copies.")
+    def origin(self, info: Info) -> str:
+        return self.row.origin or info.context.settings.node_id
 
     @strawberry.field(description="Start, in the event's time zone (all-day events: midnight).")
     def start(self) -> datetime:
@@ -480,6 +491,7 @@ class EventQuery:
         council_id: strawberry.ID | None = None,
         conference_id: strawberry.ID | None = None,
         language: str | None = None,
+        scope: OriginScope = OriginScope.ALL,
         first: int | None = None,
         after: str | None = None,
     ) -> OccurrenceConnection:
@@ -494,6 +506,7 @@ class EventQuery:
                 council_id=council_id,
                 conference_id=conference_id,
                 language=language,
+                scope=scope.value,
             )
         if after:
             cursors = [_cursor(i) for i in found]

@@ -47,6 +47,7 @@ async def instances(
     council_id: str | None = None,
     conference_id: str | None = None,
     language: str | None = None,
+    scope: str = "all",
 ) -> list[Instance]:
     start, end = check_window(start, end)
     statement = select(Event).where(
@@ -54,6 +55,10 @@ async def instances(
         Event.first_start < end + timedelta(days=31),  # an override may move an occurrence later
         or_(Event.last_end.is_(None), Event.last_end > start - timedelta(days=31)),
     )
+    if scope == "local":
+        statement = statement.where(Event.origin.is_(None))
+    elif scope == "remote":
+        statement = statement.where(Event.origin.is_not(None))
     if kinds:
         statement = statement.where(Event.kind.in_(kinds))
     if council_id:

@@ -56,11 +56,20 @@ async def test_three_nodes_converge_with_identical_uids(mesh):
         assert await titles(node) == ["Lima circle", "Nairobi town hall"]
         uids = {o["event"]["title"]: o["event"]["uid"] for o in (await node.data(LIST))["events"]["nodes"]}
         assert uids == {"Nairobi town hall": made_a["uid"], "Lima circle": made_b["uid"]}
+    scoped = (
+        '{ events(from: "2027-01-01T00:00:00Z", to: "2027-12-31T00:00:00Z", scope: %s) { nodes { event { origin } } } }'
+    )
+    assert sorted(o["event"]["origin"] for o in (await c.data(scoped % "REMOTE"))["events"]["nodes"]) == [
+        "node-a",
+        "node-b",
+    ]
+    assert (await c.data(scoped % "LOCAL"))["events"]["nodes"] == []
+    assert [o["event"]["origin"] for o in (await a.data(scoped % "LOCAL"))["events"]["nodes"]] == ["node-a"]
     federation_feed = (await c.client.get("/calendars/federation.ics")).text
     assert made_a["uid"] in federation_feed and made_b["uid"] in federation_feed
     assert made_a["uid"] not in (await c.client.get("/calendars/public.ics")).text  # C's own public feed
-    councils = await c.data("{ councils { nodes { name } } }")
-    assert councils["councils"]["nodes"] == [{"name": "Regional council"}]
+    councils = await c.data("{ councils { nodes { name origin } } }")
+    assert councils["councils"]["nodes"] == [{"name": "Regional council", "origin": "node-a"}]
     # an edit and a cancellation travel too, keeping the UID and raising the sequence
     await a.data(
         "mutation($id: ID!) { cancelEvent(id: $id) { id } }", {"id": made_a["id"]}, await organiser(mesh, "node-a")

@@ -125,6 +125,11 @@ class CouncilNode:
     _description: strawberry.Private[str]
     _mandate: strawberry.Private[str]
     _translations: strawberry.Private[dict]
+    _origin: strawberry.Private[str | None]
+
+    @strawberry.field(description="The coalition (node id) that runs this council.")
+    def origin(self, info: Info) -> str:
+        return self._origin or info.context.settings.node_id
 
     @strawberry.field(description="In the language asked for, falling back to the original.")
     def name(self, lang: str | None = None) -> str:
@@ -181,6 +186,7 @@ class CouncilNode:
             _description=row.description,
             _mandate=row.mandate,
             _translations=row.translations,
+            _origin=row.origin,
         )
 
 
