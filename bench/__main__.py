@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import importlib
 
-BENCHMARKS = ("councils", "feeds", "petitions")
+BENCHMARKS = ("councils", "feeds", "petitions", "federation")
 
 
 def main() -> None:

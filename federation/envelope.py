@@ -86,3 +86,9 @@ def verify(envelope: dict[str, Any], key: Ed25519PublicKey) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def canonical_and_hash(envelope: dict[str, Any]) -> tuple[str, str]:
+    """The stored form and the entry hash, from one canonicalisation."""
+    text = canonical(envelope)
+    return text.decode(), hashlib.sha256(text).hexdigest()

@@ -12,23 +12,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation.envelope import EnvelopeError, check_plain
 
 Apply = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+Prefetch = Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class UpdateKind:
+    """``latest_wins``: each entry carries the object's whole state, so within a batch only the
+    last entry per subject needs applying (at the place of the first, so dependencies hold)."""
+
     name: str
     fields: frozenset[str]
     apply: Apply
+    latest_wins: bool = True
+    prefetch: Prefetch | None = None  # loads a batch's rows in one query before applying it
 
 
 KINDS: dict[str, UpdateKind] = {}
 
 
-def update_kind(name: str, fields: Iterable[str]) -> Callable[[Apply], Apply]:
+def update_kind(name: str, fields: Iterable[str], prefetch: Prefetch | None = None) -> Callable[[Apply], Apply]:
     """Register ``name`` with the body fields it may carry; the decorated function applies it."""
 
     def register(apply: Apply) -> Apply:
-        KINDS[name] = UpdateKind(name, frozenset(fields), apply)
+        KINDS[name] = UpdateKind(name, frozenset(fields), apply, prefetch=prefetch)
         return apply
 
     return register

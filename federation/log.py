@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import kinds
-from federation.envelope import canonical, entry_hash, sign
+from federation.envelope import canonical_and_hash, sign
 from federation.identity import Identity, ensure_own_key, now
 from federation.tables import LogEntry, LogHead
 from server.db import utcnow
@@ -50,7 +50,7 @@ class LogWriter:
             "key_id": signer.key_id,
         }
         envelope = sign(unsigned, signer.key)
-        digest = entry_hash(envelope)
+        text, digest = canonical_and_hash(envelope)
         session.add(
             LogEntry(
                 origin=origin,
@@ -59,7 +59,7 @@ class LogWriter:
                 subject=subject_id,
                 ts=envelope["ts"],
                 hash=digest,
-                envelope=canonical(envelope).decode(),
+                envelope=text,
             )
         )
         head.seq, head.hash, head.updated_at = envelope["seq"], digest, utcnow()

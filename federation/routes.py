@@ -7,10 +7,10 @@ import logging
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from federation.apply import entries_json, receive
+from federation.apply import receive
 from federation.envelope import b64, canonical
 from federation.httpsig import Refused, key_id_of, verify
 from federation.identity import ensure_own_key, keys_of, now, public_key
@@ -112,15 +112,17 @@ def routes(federation: Federation) -> list[Route]:
             return JSONResponse({"error": "after and limit are integers"}, status_code=400)
         origin = request.path_params["origin"]
         async with db.read() as session:
-            rows = list(
+            stored = list(
                 await session.scalars(
-                    select(LogEntry)
+                    select(LogEntry.envelope)
                     .where(LogEntry.origin == origin, LogEntry.seq > after)
                     .order_by(LogEntry.seq)
                     .limit(limit)
                 )
             )
-        return JSONResponse({"origin": origin, "entries": entries_json(rows)})
+        # the envelopes exactly as stored (canonical JSON), not parsed and dumped again
+        body = '{"origin":' + json.dumps(origin) + ',"entries":[' + ",".join(stored) + "]}"
+        return Response(body, media_type="application/json")
 
     async def head(request: Request) -> JSONResponse:
         """A checkpoint of how far this node holds an origin's log, signed by this node."""

@@ -23,7 +23,7 @@ from server.db import Database, utcnow
 from server.settings import Settings
 
 log = logging.getLogger("coalition.federation")
-BATCH = 200
+BATCH = 1000
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = timedelta(hours=3).total_seconds()
 PULL_EVERY = 60.0

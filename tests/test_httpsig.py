@@ -142,3 +142,19 @@ async def test_a_wrong_key_is_refused(node, signed):
     with pytest.raises(Refused) as refused:
         await check(node, request, request.content, Ed25519PrivateKey.generate())
     assert refused.value.status == 401
+
+
+async def test_an_expired_signature_is_refused(node):
+    from datetime import timedelta
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    request = httpx.Request("GET", "https://node-b.test/federation/logs")
+    signer = hms.HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=_Key(key))
+    long_ago = datetime.now(UTC) - timedelta(minutes=30)
+    signer.sign(request, key_id="node-a#k", created=long_ago, expires=long_ago + timedelta(minutes=5), nonce="old",
+                tag="coalition-node/v1", covered_component_ids=("@method", "@authority", "@path", "@query"))  # fmt: skip
+    with pytest.raises(Refused) as refused:
+        await check(node, request, b"", key)
+    assert refused.value.status == 401

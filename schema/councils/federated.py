@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.kinds import update_kind
@@ -98,7 +98,12 @@ async def publish_decision(db: Database, session: AsyncSession, council: Council
     )
 
 
-@update_kind(UPSERT, FIELDS)
+async def _prefetch_councils(session: AsyncSession, envelopes: list[dict[str, Any]]) -> None:
+    ids = [e["subject"].rsplit("/", 1)[1] for e in envelopes]
+    list(await session.scalars(select(Council).where(Council.id.in_(ids))))
+
+
+@update_kind(UPSERT, FIELDS, prefetch=_prefetch_councils)
 async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
     body, origin = envelope["body"], envelope["origin"]
     council_id = envelope["subject"].rsplit("/", 1)[1]

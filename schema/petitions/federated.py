@@ -123,19 +123,33 @@ async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
             setattr(petition, name, value)
 
 
-@update_kind(TALLY, ("petition", "count", "named", "digest"))
+async def _prefetch_tallies(session: AsyncSession, envelopes: list[dict[str, Any]]) -> None:
+    ids = {e["body"]["petition"].rsplit("/", 1)[1] for e in envelopes}
+    contributors = {e["origin"] for e in envelopes}
+    list(await session.scalars(select(PetitionTally).where(PetitionTally.petition_id.in_(ids),
+                                                           PetitionTally.contributor.in_(contributors))))  # fmt: skip
+    held = set(await session.scalars(select(Petition.id).where(Petition.id.in_(ids))))
+    session.info.setdefault("petitions_held", {}).update({i: i in held for i in ids})
+
+
+@update_kind(TALLY, ("petition", "count", "named", "digest"), prefetch=_prefetch_tallies)
 async def apply_tally(session: AsyncSession, envelope: dict[str, Any]) -> None:
     body, contributor = envelope["body"], envelope["origin"]
     petition_id = body["petition"].rsplit("/", 1)[1]
-    tally = await session.get(PetitionTally, (petition_id, contributor))
+    tallies = session.info.setdefault("tallies", {})
+    tally = tallies.get((petition_id, contributor)) or await session.get(PetitionTally, (petition_id, contributor))
     if tally is None:
         tally = PetitionTally(petition_id=petition_id, contributor=contributor)
         session.add(tally)
+    tallies[(petition_id, contributor)] = tally
     if envelope["seq"] < tally.seq:
         return  # logs apply in order, so this only guards against misuse
     tally.count, tally.named, tally.digest = int(body["count"]), int(body["named"]), str(body["digest"])
     tally.seq, tally.updated_at = envelope["seq"], utcnow()
-    petition = await session.get(Petition, petition_id)
+    present = session.info.setdefault("petitions_held", {})  # per batch: most tallies repeat a few petitions
+    if petition_id not in present:
+        present[petition_id] = await session.get(Petition, petition_id) is not None
+    petition = await session.get(Petition, petition_id) if present[petition_id] else None
     if petition is not None:  # live tallies move when a remote count arrives
         from schema.petitions.service import channel, tally_message
 
