@@ -347,3 +347,19 @@ async def test_no_member_data_ever_enters_an_envelope(mesh):
     for text in texts:
         for secret in secrets:
             assert secret not in text, f"{secret[:12]}... left the node"
+
+
+def test_only_the_final_state_per_subject_is_applied_where_it_first_appeared():
+    from federation.apply import _final_states
+
+    def entry(seq, kind, subject):
+        return {"seq": seq, "kind": kind, "subject": subject}
+
+    batch = [
+        entry(1, "council.upsert", "a/council/1"),
+        entry(2, "decision.upsert", "a/decision/9"),
+        entry(3, "council.upsert", "a/council/1"),
+        entry(4, "node.key", "a/node/key"),
+        entry(5, "node.key", "a/node/key"),
+    ]
+    assert [e["seq"] for e in _final_states(batch)] == [3, 2, 4, 5]
