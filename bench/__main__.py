@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import importlib
 
-BENCHMARKS = ("councils", "feeds", "petitions", "federation")
+BENCHMARKS = ("councils", "feeds", "petitions", "federation", "reviews")
 
 
 def main() -> None:

@@ -25,15 +25,36 @@ def make_log(identity: Identity, count: int) -> list[dict]:
     for seq in range(1, count + 1):
         if seq % 10:
             kind, subject = "petition.tally", f"{identity.node_id}/tally/{petitions[seq % 50]}"
-            body = {"petition": f"{identity.node_id}/petition/{petitions[seq % 50]}", "count": seq, "named": seq // 3,
-                    "digest": "ab" * 32}  # fmt: skip
+            body = {
+                "petition": f"{identity.node_id}/petition/{petitions[seq % 50]}",
+                "count": seq,
+                "named": seq // 3,
+                "digest": "ab" * 32,
+            }
         else:
             kind, subject = "council.upsert", f"{identity.node_id}/council/{uuid.UUID(int=seq % 500).hex}"
-            body = {"name": f"Council {seq}", "description": "", "mandate": "", "language": "en", "translations": {},
-                    "region": "", "archived_at": None, "created_at": "2026-01-01T00:00:00+00:00",
-                    "updated_at": "2026-01-01T00:00:00+00:00"}  # fmt: skip
-        unsigned = {"v": 1, "origin": identity.node_id, "seq": seq, "prev": prev, "ts": 1_800_000_000 + seq,
-                    "kind": kind, "subject": subject, "body": body, "key_id": identity.key_id}  # fmt: skip
+            body = {
+                "name": f"Council {seq}",
+                "description": "",
+                "mandate": "",
+                "language": "en",
+                "translations": {},
+                "region": "",
+                "archived_at": None,
+                "created_at": "2026-01-01T00:00:00+00:00",
+                "updated_at": "2026-01-01T00:00:00+00:00",
+            }
+        unsigned = {
+            "v": 1,
+            "origin": identity.node_id,
+            "seq": seq,
+            "prev": prev,
+            "ts": 1_800_000_000 + seq,
+            "kind": kind,
+            "subject": subject,
+            "body": body,
+            "key_id": identity.key_id,
+        }
         envelope = sign(unsigned, identity.key)
         prev = entry_hash(envelope)
         entries.append(envelope)
@@ -75,22 +96,39 @@ async def catch_up(database_url: str | None, identity: Identity, count: int = 10
     entries = make_log(identity, count)
     async with source.write() as session:
         for start in range(0, count, 5_000):
-            rows = [{"origin": e["origin"], "seq": e["seq"], "kind": e["kind"], "subject": e["subject"], "ts": e["ts"],
-                     "hash": entry_hash(e), "envelope": canonical(e).decode()} for e in entries[start : start + 5_000]]  # fmt: skip
+            rows = [
+                {
+                    "origin": e["origin"],
+                    "seq": e["seq"],
+                    "kind": e["kind"],
+                    "subject": e["subject"],
+                    "ts": e["ts"],
+                    "hash": entry_hash(e),
+                    "envelope": canonical(e).decode(),
+                }
+                for e in entries[start : start + 5_000]
+            ]
             await session.execute(insert(LogEntry), rows)
         session.add(LogHead(origin=identity.node_id, seq=count, hash=entry_hash(entries[-1])))
     key_path = source_settings.key_file
     key_path.parent.mkdir(parents=True, exist_ok=True)
     from cryptography.hazmat.primitives import serialization
 
-    key_path.write_bytes(identity.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption()))  # fmt: skip
+    key_path.write_bytes(
+        identity.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     source_app = create_app(source_settings, source, background=False)
 
     lagging_settings, lagging = await fresh_node(database_url)
     lagging_settings.node_id = "lagging"
-    lagging_app = create_app(lagging_settings, lagging, background=False,
-                             client_factory=lambda: httpx.AsyncClient(mounts={"https://source.test": httpx.ASGITransport(app=source_app)}))  # fmt: skip
+    lagging_app = create_app(
+        lagging_settings,
+        lagging,
+        background=False,
+        client_factory=lambda: httpx.AsyncClient(mounts={"https://source.test": httpx.ASGITransport(app=source_app)}),
+    )
     lagging_identity = lagging_app.state.federation.identity
     await trust(lagging, identity, "https://source.test")
     async with source.write() as session:  # the source knows the lagging node as an active peer
@@ -100,8 +138,10 @@ async def catch_up(database_url: str | None, identity: Identity, count: int = 10
     outcome = await lagging_app.state.federation.pull_once()
     elapsed = time.perf_counter() - started
     assert outcome.applied == count, (outcome.applied, outcome.rejected[:2])
-    print(f"  catch-up after missing {count:,} entries (pull over HTTP, verified and applied): {elapsed:5.1f} s "
-          f"(target < 60 s), {count / elapsed:,.0f} entries/s")  # fmt: skip
+    print(
+        f"  catch-up after missing {count:,} entries (pull over HTTP, verified and applied): {elapsed:5.1f} s "
+        f"(target < 60 s), {count / elapsed:,.0f} entries/s"
+    )
     await source.dispose()
     await lagging.dispose()
 

@@ -142,9 +142,14 @@ async def _receive_origin(
         head = LogHead(origin=origin)
         session.add(head)
     keys = _Keys(list(await session.scalars(select(NodeKey).where(NodeKey.origin == origin))))
-    held = {seq: digest for seq, digest in await session.execute(
-        select(LogEntry.seq, LogEntry.hash).where(LogEntry.origin == origin, LogEntry.seq.in_(
-            [e["seq"] for e in batch if e["seq"] <= head.seq])))}  # fmt: skip
+    held = {
+        seq: digest
+        for seq, digest in await session.execute(
+            select(LogEntry.seq, LogEntry.hash).where(
+                LogEntry.origin == origin, LogEntry.seq.in_([e["seq"] for e in batch if e["seq"] <= head.seq])
+            )
+        )
+    }
     accepted: list[tuple[dict[str, Any], str, str]] = []
     last_seq, last_hash = head.seq, head.hash
     for envelope in batch:
@@ -154,8 +159,11 @@ async def _receive_origin(
             if held.get(seq) == digest or any(d == digest for e, _, d in accepted if e["seq"] == seq):
                 outcome.duplicates += 1
             else:
-                session.add(Fork(origin=origin, seq=seq, kept_hash=held.get(seq, ""), offered_hash=digest,
-                                 offered_by=offered_by))  # fmt: skip
+                session.add(
+                    Fork(
+                        origin=origin, seq=seq, kept_hash=held.get(seq, ""), offered_hash=digest, offered_by=offered_by
+                    )
+                )
                 log.warning("fork: origin %s offered a second entry %s at seq %s", origin, digest[:12], seq)
                 outcome.rejected.append(
                     {"origin": origin, "seq": seq, "reason": "fork: a different entry has this seq"}
@@ -198,10 +206,21 @@ async def _receive_origin(
             applied.append(entry)
         accepted = applied
     if accepted:
-        await session.execute(insert(LogEntry), [
-            {"origin": origin, "seq": e["seq"], "kind": e["kind"], "subject": e["subject"], "ts": e["ts"], "hash": d,
-             "envelope": t} for e, t, d in accepted
-        ])  # fmt: skip
+        await session.execute(
+            insert(LogEntry),
+            [
+                {
+                    "origin": origin,
+                    "seq": e["seq"],
+                    "kind": e["kind"],
+                    "subject": e["subject"],
+                    "ts": e["ts"],
+                    "hash": d,
+                    "envelope": t,
+                }
+                for e, t, d in accepted
+            ],
+        )
         head.seq, head.hash, head.updated_at = accepted[-1][0]["seq"], accepted[-1][2], utcnow()
         outcome.applied += len(accepted)
         await session.flush()

@@ -94,17 +94,31 @@ class FederationQuery:
             rows = list(await session.scalars(select(Peer).where(Peer.state == PeerState.ACTIVE).order_by(Peer.name)))
         own = heads.get(settings.node_id)
         entries = [
-            Coalition(node_id=settings.node_id, name=settings.node_name, region=settings.region,
-                      languages=list(settings.languages), base_url=settings.base_url, this_node=True,
-                      log_position=own.seq if own else 0, as_of=own.updated_at if own else None)
-        ]  # fmt: skip
+            Coalition(
+                node_id=settings.node_id,
+                name=settings.node_name,
+                region=settings.region,
+                languages=list(settings.languages),
+                base_url=settings.base_url,
+                this_node=True,
+                log_position=own.seq if own else 0,
+                as_of=own.updated_at if own else None,
+            )
+        ]
         for peer in rows:
             head = heads.get(peer.id)
             entries.append(
-                Coalition(node_id=peer.id, name=peer.name, region=peer.region, languages=peer.languages,
-                          base_url=peer.base_url, this_node=False, log_position=head.seq if head else 0,
-                          as_of=head.updated_at if head else None)
-            )  # fmt: skip
+                Coalition(
+                    node_id=peer.id,
+                    name=peer.name,
+                    region=peer.region,
+                    languages=peer.languages,
+                    base_url=peer.base_url,
+                    this_node=False,
+                    log_position=head.seq if head else 0,
+                    as_of=head.updated_at if head else None,
+                )
+            )
         return entries
 
     @strawberry.field(description="How fresh each replicated log is: last sequence number and when it moved.")
@@ -119,10 +133,16 @@ class FederationQuery:
         async with info.context.db.read() as session:
             rows = list(await session.scalars(select(Fork).order_by(Fork.seen_at)))
         return [
-            ForkReport(origin=f.origin, seq=f.seq, kept_hash=f.kept_hash, offered_hash=f.offered_hash,
-                       offered_by=f.offered_by, seen_at=f.seen_at)
+            ForkReport(
+                origin=f.origin,
+                seq=f.seq,
+                kept_hash=f.kept_hash,
+                offered_hash=f.offered_hash,
+                offered_by=f.offered_by,
+                seen_at=f.seen_at,
+            )
             for f in rows
-        ]  # fmt: skip
+        ]
 
 
 @strawberry.type

@@ -19,12 +19,16 @@ from schema.errors import coded
 from schema.limits import QueryLimits
 from schema.members.graphql import MemberMutation, MemberQuery
 from schema.petitions.graphql import PetitionMutation, PetitionQuery, PetitionSubscription
+from schema.reviews.graphql import ReviewMutation, ReviewQuery
 
 SDL_FILE = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQuery, MemberQuery, CouncilQuery, EventQuery, PetitionQuery, FederationQuery))
+Query = merge_types(
+    "Query", (NodeQuery, MemberQuery, CouncilQuery, EventQuery, PetitionQuery, FederationQuery, ReviewQuery)
+)
 Mutation = merge_types(
-    "Mutation", (MemberMutation, CouncilMutation, EventMutation, PetitionMutation, FederationMutation)
+    "Mutation",
+    (MemberMutation, CouncilMutation, EventMutation, PetitionMutation, FederationMutation, ReviewMutation),
 )
 Subscription = merge_types("Subscription", (PetitionSubscription, EventSubscription))
 

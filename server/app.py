@@ -23,6 +23,8 @@ from schema.assembly import build_schema
 from schema.context import Context
 from schema.petitions import feed_source as _petition_deadlines  # noqa: F401  (registers feed items)
 from schema.petitions.routes import routes as petition_routes
+from schema.reviews import federated as _reviews_federated  # noqa: F401  (registers review.report)
+from schema.reviews.routes import routes as review_routes
 from server.accounts.service import authenticate
 from server.db import Database
 from server.maintenance import maintenance
@@ -116,6 +118,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             *petition_routes(database),
+            *review_routes(database),
             *federation_routes(federation),
             *event_routes(database, settings),
         ],

@@ -293,6 +293,29 @@ def keys_rotate() -> None:
     typer.echo(f"New key {identity.key_id} is current; restart `coalition serve` to sign with it.")
 
 
+plan_app = typer.Typer(help="The Action Plan the coalitions review.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+
+
+@plan_app.command("import")
+def plan_import(
+    file: Annotated[
+        Path | None, typer.Argument(help="A plan TOML file; default: the 2023-2033 plan shipped with the node.")
+    ] = None,
+) -> None:
+    """Import or revise a plan; reports on unchanged keys stay, removed items are flagged."""
+    from schema.reviews.plans import default_plan, import_plan
+    from server.errors import AppError
+
+    settings = _settings()
+    text = file.read_text() if file else default_plan()
+    try:
+        plan, counts = _run(_with_db(settings, lambda db: import_plan(db, None, text, by_operator=True)))
+    except AppError as error:
+        _fail(error)
+    typer.echo(f"Plan {plan.id} (revision {plan.revision}): " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
 @app.command("export-schema")
 def export_schema(
     check: Annotated[bool, typer.Option(help="Fail if the file is stale instead of writing it.")] = False,

@@ -78,6 +78,31 @@ async def load_demo(db: Database, settings: Settings) -> list[DemoLogin] | None:
         term_end=today - timedelta(days=35),
     )
     await councils.add_seat(db, admin, safety.id, member_ids["tumaini"], "custom", title="Coordinator")
+    from schema.reviews import plans
+    from schema.reviews import service as reviews
+
+    plan, _ = await plans.import_plan(db, admin, plans.default_plan())
+    cycle = await reviews.create_cycle(
+        db,
+        admin,
+        str(today.year),
+        f"{today.year} annual review",
+        plan.id,
+        date(today.year, 1, 1),
+        date(today.year, 12, 31),
+    )
+    for action, status, progress in (("decisions.3.12", "in_progress", 40), ("movement.1.14", "blocked", 10)):
+        report = await reviews.draft_report(
+            db,
+            settings,
+            admin,
+            cycle_key=cycle.key,
+            action_key=action,
+            committed=True,
+            status=status,
+            progress=progress,
+        )
+        await reviews.publish_report(db, admin, report.id)
     await councils.record_decision(
         db,
         settings,

@@ -129,6 +129,22 @@ CASES: dict[str, Case] = {
     ),
     "confirmPeer": Case('mutation { confirmPeer(id: "node-z", fingerprint: "00ff") { state } }', ADMINS),
     "blockPeer": Case('mutation { blockPeer(id: "node-z") { state } }', ADMINS),
+    "importPlan": Case("mutation($plan: String!) { importPlan(toml: $plan) { added } }", ADMINS),
+    "createReviewCycle": Case(
+        'mutation($plan_id: String!) { createReviewCycle(key: "2099", name: "C", planId: $plan_id, opensOn: "2099-01-01", closesOn: "2099-12-31") { key } }',
+        ADMINS,
+    ),
+    "draftReport": Case(
+        'mutation { draftReport(input: {cycleKey: "open", actionKey: "movement.1.1", progress: 10}) { id } }', MANAGERS
+    ),
+    "publishReport": Case("mutation($report: ID!) { publishReport(id: $report) { published } }", ADMINS),
+    "createReviewMeeting": Case(
+        'mutation { createReviewMeeting(cycleKey: "open", title: "Review", start: "2027-01-01T10:00:00", end: "2027-01-01T12:00:00") { id } }',
+        ADMINS,
+    ),
+    "recordMinutes": Case(
+        'mutation($meeting: ID!) { recordMinutes(meetingId: $meeting, minutes: "We met.") { minutes } }', MANAGERS
+    ),
     "recordCouncilDecision": Case(
         'mutation($council: ID!) { recordCouncilDecision(input: {councilId: $council, decidedOn: "2026-03-01", '
         'title: "T", outcome: ADOPTED}) { id } }',
@@ -196,6 +212,30 @@ async def build_world(node) -> dict:
             "mutation($id: ID!) { signPetition(id: $id) { receipt } }", {"id": petitions["signed"]}, person["token"]
         )
     from federation.tables import Peer
+    from schema.reviews.plans import default_plan
+
+    plan = (
+        await node.data(
+            "mutation($t: String!) { importPlan(toml: $t) { plan { id } } }", {"t": default_plan()}, admin["token"]
+        )
+    )["importPlan"]["plan"]["id"]
+    await node.data(
+        'mutation($p: String!) { createReviewCycle(key: "open", name: "Open", planId: $p, opensOn: "2026-01-01", closesOn: "2099-12-31") { key } }',
+        {"p": plan},
+        admin["token"],
+    )
+    report = (
+        await node.data(
+            'mutation { draftReport(input: {cycleKey: "open", actionKey: "movement.1.2", progress: 5}) { id } }',
+            token=admin["token"],
+        )
+    )["draftReport"]["id"]
+    meeting = (
+        await node.data(
+            'mutation { createReviewMeeting(cycleKey: "open", title: "R", start: "2027-02-01T10:00:00", end: "2027-02-01T11:00:00") { id } }',
+            token=admin["token"],
+        )
+    )["createReviewMeeting"]["id"]
 
     async with node.db.write() as session:
         session.add(Peer(id="node-z", base_url="https://node-z.test", fingerprint="00ff", keys=[]))
@@ -216,6 +256,10 @@ async def build_world(node) -> dict:
             "joined": joined,
             "guest": guest["addSpeaker"]["id"],
             **petitions,
+            "plan": default_plan(),
+            "plan_id": plan,
+            "report": report,
+            "meeting": meeting,
             "council": council,
             "archived": archived,
             "target": target["id"],

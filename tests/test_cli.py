@@ -93,6 +93,11 @@ async def test_init_migrate_demo_and_invite(database_url, tmp_path, monkeypatch)
     assert "amani" in logins
     _, again = await run("demo", cwd=tmp_path)
     assert "already" in again
+    _, revised = await run("plan", "import", cwd=tmp_path)  # the shipped plan again: nothing changes
+    assert "revision 2" in revised and "0 added" in revised and "0 removed" in revised
+    (tmp_path / "bad.toml").write_text('id = "x"\ntitle = "T"\nstarts = 2023\nends = 2033\n[[themes]]\nkey = "a"\n')
+    status, output = await run("plan", "import", "bad.toml", cwd=tmp_path, check=False)
+    assert status == 2 and "Line" in output and "needs a title" in output
 
     _, output = await run("invite", "--role", "organiser", "--note", "for Rosa", cwd=tmp_path)
     organiser_code = code_in(output)
@@ -145,7 +150,7 @@ async def test_a_missing_config_file_is_named(tmp_path):
 
 async def test_every_command_explains_itself(tmp_path):
     _, overview = await run("--help", cwd=tmp_path)
-    for command in ("init", "serve", "migrate", "demo", "invite", "export-schema"):
+    for command in ("init", "serve", "migrate", "demo", "invite", "export-schema", "peer", "keys", "plan"):
         assert command in overview
         _, text = await run(command, "--help", cwd=tmp_path)
         assert "Usage:" in text and len(text.splitlines()) > 4

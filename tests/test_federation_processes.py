@@ -43,9 +43,15 @@ class Process:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            COALITION, "serve", "--port", str(self.port), cwd=self.directory, env=ENV,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+            COALITION,
+            "serve",
+            "--port",
+            str(self.port),
+            cwd=self.directory,
+            env=ENV,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         async with httpx.AsyncClient() as client:
             for _ in range(200):
                 with contextlib.suppress(httpx.TransportError):
@@ -85,8 +91,16 @@ async def test_updates_arrive_exactly_once_through_a_sigkill(backend, request, t
             directory = tmp_path / name
             directory.mkdir()
             port = free_port()
-            await run(directory, "init", "--name", f"Coalition {name}", "--base-url", f"http://127.0.0.1:{port}",
-                      "--database-url", url)  # fmt: skip
+            await run(
+                directory,
+                "init",
+                "--name",
+                f"Coalition {name}",
+                "--base-url",
+                f"http://127.0.0.1:{port}",
+                "--database-url",
+                url,
+            )
             ids[name] = tomllib.loads((directory / "coalition.toml").read_text())["node_id"]
             nodes[name] = Process(directory, port)
         passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+$", await run(nodes["a"].directory, "demo"), re.MULTILINE))
@@ -100,8 +114,13 @@ async def test_updates_arrive_exactly_once_through_a_sigkill(backend, request, t
             listed = await run(nodes["a"].directory, "peer", "list")
             assert ids["b"] in listed and "active" in listed
 
-            token = (await gql(nodes["a"].url, 'mutation($p: String!) { login(handle: "tumaini", password: $p) { token } }',
-                               {"p": passwords["tumaini"]}))["login"]["token"]  # fmt: skip
+            token = (
+                await gql(
+                    nodes["a"].url,
+                    'mutation($p: String!) { login(handle: "tumaini", password: $p) { token } }',
+                    {"p": passwords["tumaini"]},
+                )
+            )["login"]["token"]
             create = 'mutation($t: String!) { createEvent(input: {title: $t, start: "2027-03-01T10:00:00", end: "2027-03-01T11:00:00"}) { uid } }'
             total = 30
             for n in range(total):

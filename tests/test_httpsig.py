@@ -80,10 +80,15 @@ def test_rfc9421_b26_ed25519_signature_is_reproduced_and_verifies():
 
 def starlette_request(request: httpx.Request) -> Request:
     scope = {
-        "type": "http", "method": request.method, "scheme": request.url.scheme, "server": (request.url.host, 443),
-        "path": request.url.path, "raw_path": request.url.raw_path.split(b"?")[0],
-        "query_string": request.url.query, "headers": [(k.lower(), v) for k, v in request.headers.raw],
-    }  # fmt: skip
+        "type": "http",
+        "method": request.method,
+        "scheme": request.url.scheme,
+        "server": (request.url.host, 443),
+        "path": request.url.path,
+        "raw_path": request.url.raw_path.split(b"?")[0],
+        "query_string": request.url.query,
+        "headers": [(k.lower(), v) for k, v in request.headers.raw],
+    }
     return Request(scope)
 
 
@@ -92,8 +97,12 @@ def signed():
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate()
-    request = httpx.Request("POST", "https://node-b.test/federation/inbox?x=1", content=b'{"entries": []}',
-                            headers={"Content-Type": "application/json"})  # fmt: skip
+    request = httpx.Request(
+        "POST",
+        "https://node-b.test/federation/inbox?x=1",
+        content=b'{"entries": []}',
+        headers={"Content-Type": "application/json"},
+    )
     sign_request(request, key, "node-a#k")
     return key, request
 
@@ -128,8 +137,16 @@ async def test_a_missing_required_component_is_refused(node):
     )
     signer = hms.HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=_Key(key))
     now = datetime.now(UTC)
-    signer.sign(request, key_id="node-a#k", created=now, expires=now.replace(year=now.year + 1), nonce="n1",
-                tag="coalition-node/v1", covered_component_ids=("@method", "@path"), body=b"{}")  # fmt: skip
+    signer.sign(
+        request,
+        key_id="node-a#k",
+        created=now,
+        expires=now.replace(year=now.year + 1),
+        nonce="n1",
+        tag="coalition-node/v1",
+        covered_component_ids=("@method", "@path"),
+        body=b"{}",
+    )
     with pytest.raises(Refused) as refused:
         await check(node, request, b"{}", key)
     assert refused.value.status == 401
@@ -153,8 +170,15 @@ async def test_an_expired_signature_is_refused(node):
     request = httpx.Request("GET", "https://node-b.test/federation/logs")
     signer = hms.HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=_Key(key))
     long_ago = datetime.now(UTC) - timedelta(minutes=30)
-    signer.sign(request, key_id="node-a#k", created=long_ago, expires=long_ago + timedelta(minutes=5), nonce="old",
-                tag="coalition-node/v1", covered_component_ids=("@method", "@authority", "@path", "@query"))  # fmt: skip
+    signer.sign(
+        request,
+        key_id="node-a#k",
+        created=long_ago,
+        expires=long_ago + timedelta(minutes=5),
+        nonce="old",
+        tag="coalition-node/v1",
+        covered_component_ids=("@method", "@authority", "@path", "@query"),
+    )
     with pytest.raises(Refused) as refused:
         await check(node, request, b"", key)
     assert refused.value.status == 401

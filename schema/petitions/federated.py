@@ -126,8 +126,11 @@ async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
 async def _prefetch_tallies(session: AsyncSession, envelopes: list[dict[str, Any]]) -> None:
     ids = {e["body"]["petition"].rsplit("/", 1)[1] for e in envelopes}
     contributors = {e["origin"] for e in envelopes}
-    list(await session.scalars(select(PetitionTally).where(PetitionTally.petition_id.in_(ids),
-                                                           PetitionTally.contributor.in_(contributors))))  # fmt: skip
+    list(
+        await session.scalars(
+            select(PetitionTally).where(PetitionTally.petition_id.in_(ids), PetitionTally.contributor.in_(contributors))
+        )
+    )
     held = set(await session.scalars(select(Petition.id).where(Petition.id.in_(ids))))
     session.info.setdefault("petitions_held", {}).update({i: i in held for i in ids})
 
