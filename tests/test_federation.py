@@ -324,6 +324,20 @@ async def test_no_member_data_ever_enters_an_envelope(mesh):
                 )
             )["signPetition"]["receipt"]
         )
+    from schema.reviews.plans import default_plan
+
+    await a.data("mutation($t: String!) { importPlan(toml: $t) { added } }", {"t": default_plan()}, token)
+    await a.data(
+        'mutation { createReviewCycle(key: "2026", name: "2026", planId: "survivor-leadership-2023-2033", opensOn: "2026-01-01", closesOn: "2099-12-31") { key } }',
+        token=token,
+    )
+    drafted = await a.data(
+        'mutation { draftReport(input: {cycleKey: "2026", actionKey: "decisions.3.12", committed: true, progress: 30, narrative: "With our partners"}) { id } }',
+        token=token,
+    )
+    await a.data(
+        "mutation($id: ID!) { publishReport(id: $id) { published } }", {"id": drafted["draftReport"]["id"]}, token
+    )
     entries = await own_entries(a, "node-a")
     assert {e["kind"] for e in entries} == set(KINDS), "every update kind is exercised"
     await mesh.sync()
