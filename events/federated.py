@@ -3,7 +3,6 @@ about registrations or members) and how a replica is stored, read-only."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -11,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events import recurrence
 from events.tables import Event, EventOverride, EventVisibility
-from federation.kinds import update_kind
+from federation.kinds import from_iso, iso, update_kind
 from federation.peers import on_purge
-from server.db import Database
+from server.dataversion import bump
+from server.db import Database, utcnow
 
 UPSERT, DELETE = "event.upsert", "event.delete"
 FIELDS = (
@@ -47,12 +47,6 @@ FIELDS = (
 )
 
 
-def _text(value: datetime | float | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if isinstance(value, datetime) else repr(value)
-
-
 def _values(event: Event, overrides: list[EventOverride]) -> dict[str, Any]:
     return {
         "uid": event.uid,
@@ -63,29 +57,29 @@ def _values(event: Event, overrides: list[EventOverride]) -> dict[str, Any]:
         "translations": event.translations,
         "timezone": event.timezone,
         "all_day": event.all_day,
-        "start_local": _text(event.start_local),
-        "end_local": _text(event.end_local),
+        "start_local": iso(event.start_local),
+        "end_local": iso(event.end_local),
         "rrule": event.rrule,
         "exdates": list(event.exdates),
         "status": event.status,
         "venue": event.venue,
         "address": event.address,
-        "latitude": _text(event.latitude),
-        "longitude": _text(event.longitude),
+        "latitude": iso(event.latitude),
+        "longitude": iso(event.longitude),
         "online_url": event.online_url,
         "languages": list(event.languages),
         "interpretation": list(event.interpretation),
         "accessibility": event.accessibility,
         "sequence": event.sequence,
-        "created_at": _text(event.created_at),
-        "updated_at": _text(event.updated_at),
-        "cancelled_at": _text(event.cancelled_at),
+        "created_at": iso(event.created_at),
+        "updated_at": iso(event.updated_at),
+        "cancelled_at": iso(event.cancelled_at),
         "parent": event.parent_id,
         "overrides": [
             {
-                "recurrence_id": _text(o.recurrence_id),
-                "start_local": _text(o.start_local),
-                "end_local": _text(o.end_local),
+                "recurrence_id": iso(o.recurrence_id),
+                "start_local": iso(o.start_local),
+                "end_local": iso(o.end_local),
                 "title": o.title,
                 "description": o.description,
                 "status": o.status,
@@ -108,10 +102,6 @@ async def publish(db: Database, session: AsyncSession, event: Event) -> None:
     await db.record(session, UPSERT, "event", event.id, _values(event, overrides))
 
 
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 @update_kind(UPSERT, FIELDS)
 async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
     body, origin = envelope["body"], envelope["origin"]
@@ -119,7 +109,7 @@ async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
     event = await session.get(Event, event_id)
     if event is not None and event.origin != origin:
         raise ValueError("that event belongs to another node")
-    start, end, zone = _when(body["start_local"]), _when(body["end_local"]), body.get("timezone")
+    start, end, zone = from_iso(body["start_local"]), from_iso(body["end_local"]), body.get("timezone")
     if zone:
         recurrence.zone(zone)
     fields = {
@@ -146,9 +136,9 @@ async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
         "interpretation": body.get("interpretation") or [],
         "accessibility": body.get("accessibility") or "",
         "sequence": int(body["sequence"]),
-        "created_at": _when(body["created_at"]),
-        "updated_at": _when(body["updated_at"]),
-        "cancelled_at": _when(body.get("cancelled_at")),
+        "created_at": from_iso(body["created_at"]),
+        "updated_at": from_iso(body["updated_at"]),
+        "cancelled_at": from_iso(body.get("cancelled_at")),
         "parent_id": body["parent"] if body.get("parent") and await session.get(Event, body["parent"]) else None,
         "first_start": recurrence.to_utc(start, zone),
         "last_end": recurrence.series_end(start, end, zone, body.get("rrule")),
@@ -165,17 +155,15 @@ async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
         session.add(
             EventOverride(
                 event_id=event_id,
-                recurrence_id=_when(item["recurrence_id"]),
-                start_local=_when(item["start_local"]),
-                end_local=_when(item["end_local"]),
+                recurrence_id=from_iso(item["recurrence_id"]),
+                start_local=from_iso(item["start_local"]),
+                end_local=from_iso(item["end_local"]),
                 title=item.get("title"),
                 description=item.get("description"),
                 status=item.get("status"),
                 sequence=int(item.get("sequence") or 0),
             )
         )
-    from server.dataversion import bump
-
     await bump(session)
 
 
@@ -183,9 +171,6 @@ async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
 async def apply_delete(session: AsyncSession, envelope: dict[str, Any]) -> None:
     event = await session.get(Event, envelope["subject"].rsplit("/", 1)[1])
     if event is not None and event.origin == envelope["origin"] and event.deleted_at is None:
-        from server.dataversion import bump
-        from server.db import utcnow
-
         event.deleted_at = utcnow()
         await bump(session)
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import AsyncGenerator
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -28,7 +28,7 @@ from events.tables import (
     RegistrationStatus,
     Speaker,
 )
-from schema.common import Translation, translation_list
+from schema.common import Translation, given, translation_list
 from schema.context import Context, Info
 from schema.councils.tables import Council, Visibility
 from schema.pagination import Edge, PageInfo, page_size
@@ -454,10 +454,6 @@ class OccurrenceChanges:
     status: StatusEnum | None = None
 
 
-def _given(data: object) -> dict[str, Any]:
-    return {name: value for name, value in vars(data).items() if value is not None}
-
-
 @strawberry.type
 class FeedTokenInfo:
     id: strawberry.ID
@@ -548,12 +544,12 @@ class EventMutation:
     @strawberry.mutation(description="Publish an event (organisers and admins).")
     async def create_event(self, info: Info, input: EventInput) -> EventNode:
         ctx = info.context
-        return EventNode.of(await service.create_event(ctx.db, ctx.settings, ctx.viewer, **_given(input)))
+        return EventNode.of(await service.create_event(ctx.db, ctx.settings, ctx.viewer, **given(input)))
 
     @strawberry.mutation(description="Change an event; raises its SEQUENCE so calendars pick the change up.")
     async def update_event(self, info: Info, id: strawberry.ID, changes: EventChanges) -> EventNode:
         ctx = info.context
-        return EventNode.of(await service.update_event(ctx.db, ctx.settings, ctx.viewer, id, **_given(changes)))
+        return EventNode.of(await service.update_event(ctx.db, ctx.settings, ctx.viewer, id, **given(changes)))
 
     @strawberry.mutation(description="Set or remove (empty text) an event's texts in another language.")
     async def set_event_translation(
@@ -590,7 +586,7 @@ class EventMutation:
         self, info: Info, event_id: strawberry.ID, recurrence_id: datetime, changes: OccurrenceChanges
     ) -> EventNode:
         ctx = info.context
-        await service.change_occurrence(ctx.db, ctx.viewer, event_id, recurrence_id, **_given(changes))
+        await service.change_occurrence(ctx.db, ctx.viewer, event_id, recurrence_id, **given(changes))
         async with ctx.db.read() as session:
             return EventNode.of(await load_visible(session, ctx.viewer, event_id))
 

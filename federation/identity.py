@@ -65,14 +65,6 @@ async def ensure_own_key(session: AsyncSession, identity: Identity) -> None:
         await session.flush()
 
 
-async def key_for(session: AsyncSession, origin: str, key_id: str, ts: int) -> Ed25519PublicKey | None:
-    """The origin's key with this id, if it was valid at ``ts``."""
-    row = await session.scalar(select(NodeKey).where(NodeKey.key_id == key_id, NodeKey.origin == origin))
-    if row is None or ts < row.valid_from or (row.valid_until is not None and ts >= row.valid_until):
-        return None
-    return public_key(row.public_key)
-
-
 async def keys_of(session: AsyncSession, origin: str) -> list[NodeKey]:
     return list(await session.scalars(select(NodeKey).where(NodeKey.origin == origin).order_by(NodeKey.valid_from)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,3 +57,14 @@ def check_body(name: str, value: dict[str, Any]) -> UpdateKind:
     if extra:
         raise EnvelopeError(f"'{name}' bodies do not carry {sorted(extra)}")
     return kind
+
+
+def iso(value: datetime | date | float | None) -> str | None:
+    """Times (and coordinates) travel as strings: bodies hold no floats."""
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime | date) else repr(value)
+
+
+def from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

@@ -14,8 +14,7 @@ from server.accounts.tables import Role
 from server.db import Database
 from server.errors import BadInput, Conflict, NotFound
 
-Purger = Any  # async (session, origin) -> None, registered by domains holding replicated objects
-_purgers: list = []
+_purgers: list = []  # async (session, origin) -> None: what each domain deletes when a peer is purged
 
 
 def on_purge(purger):

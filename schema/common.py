@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from schema.context import Info
@@ -45,3 +47,8 @@ class NodeQuery:
             default_language=s.default_language,
             languages=list(s.languages),
         )
+
+
+def given(data: object) -> dict[str, Any]:
+    """The fields of a GraphQL input that the caller gave (left-out fields stay as they are)."""
+    return {name: value for name, value in vars(data).items() if value is not None}

@@ -3,13 +3,13 @@ members, and member records never leave the node."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from federation.kinds import update_kind
+from federation.kinds import from_iso, iso, update_kind
 from federation.peers import on_purge
 from schema.councils.tables import Council, CouncilDecision, Visibility
 from server.db import Database
@@ -41,14 +41,6 @@ DECISION_FIELDS = (
 )
 
 
-def _text(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 async def publish(db: Database, session: AsyncSession, council: Council) -> None:
     if council.origin is not None:
         return
@@ -67,9 +59,9 @@ async def publish(db: Database, session: AsyncSession, council: Council) -> None
             "language": council.language,
             "translations": council.translations,
             "region": council.region,
-            "archived_at": _text(council.archived_at),
-            "created_at": _text(council.created_at),
-            "updated_at": _text(council.updated_at),
+            "archived_at": iso(council.archived_at),
+            "created_at": iso(council.created_at),
+            "updated_at": iso(council.updated_at),
         },
     )
 
@@ -84,7 +76,7 @@ async def publish_decision(db: Database, session: AsyncSession, council: Council
         decision.id,
         {
             "council": council.id,
-            "decided_on": _text(decision.decided_on),
+            "decided_on": iso(decision.decided_on),
             "title": decision.title,
             "text": decision.text,
             "language": decision.language,
@@ -93,7 +85,7 @@ async def publish_decision(db: Database, session: AsyncSession, council: Council
             "votes_for": decision.votes_for,
             "votes_against": decision.votes_against,
             "votes_abstain": decision.votes_abstain,
-            "created_at": _text(decision.created_at),
+            "created_at": iso(decision.created_at),
         },
     )
 
@@ -118,9 +110,9 @@ async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
         "translations": body.get("translations") or {},
         "region": body.get("region") or "",
         "visibility": Visibility.PUBLIC,
-        "archived_at": _when(body.get("archived_at")),
-        "created_at": _when(body["created_at"]),
-        "updated_at": _when(body["updated_at"]),
+        "archived_at": from_iso(body.get("archived_at")),
+        "created_at": from_iso(body["created_at"]),
+        "updated_at": from_iso(body["updated_at"]),
     }
     if council is None:
         session.add(Council(id=council_id, origin=origin, **fields))
@@ -155,7 +147,7 @@ async def apply_decision(session: AsyncSession, envelope: dict[str, Any]) -> Non
         "votes_for": body.get("votes_for"),
         "votes_against": body.get("votes_against"),
         "votes_abstain": body.get("votes_abstain"),
-        "created_at": _when(body["created_at"]),
+        "created_at": from_iso(body["created_at"]),
     }
     if decision is None:
         session.add(CouncilDecision(id=decision_id, origin=origin, **fields))

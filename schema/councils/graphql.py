@@ -7,7 +7,7 @@ import strawberry
 from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
-from schema.common import Translation, translation_list
+from schema.common import Translation, given, translation_list
 from schema.context import Context, Info
 from schema.councils import service
 from schema.councils.tables import (
@@ -233,10 +233,6 @@ class DecisionInput:
     votes_abstain: int | None = None
 
 
-def _values(data: object) -> dict:
-    return dict(vars(data))
-
-
 @strawberry.type
 class CouncilQuery:
     @strawberry.field(description="Councils you may see, oldest first.")
@@ -262,14 +258,12 @@ class CouncilMutation:
     @strawberry.mutation(description="Create a council (organisers and admins).")
     async def create_council(self, info: Info, input: CouncilInput) -> CouncilNode:
         ctx = info.context
-        values = {k: v for k, v in _values(input).items() if v is not None}
+        values = given(input)
         return CouncilNode.of(await service.create_council(ctx.db, ctx.settings, ctx.viewer, **values))
 
     @strawberry.mutation(description="Change a council; fields left out stay as they are.")
     async def update_council(self, info: Info, id: strawberry.ID, changes: CouncilChanges) -> CouncilNode:
-        return CouncilNode.of(
-            await service.update_council(info.context.db, info.context.viewer, id, **_values(changes))
-        )
+        return CouncilNode.of(await service.update_council(info.context.db, info.context.viewer, id, **given(changes)))
 
     @strawberry.mutation(description="Set or remove (empty text) a council's texts in another language.")
     async def set_council_translation(
@@ -296,7 +290,7 @@ class CouncilMutation:
 
     @strawberry.mutation(description="Give a member a seat on a council.")
     async def add_council_seat(self, info: Info, input: SeatInput) -> Seat:
-        seat = await service.add_seat(info.context.db, info.context.viewer, **_values(input))
+        seat = await service.add_seat(info.context.db, info.context.viewer, **dict(vars(input)))
         async with info.context.db.read() as session:
             handle = await session.scalar(select(Member.handle).where(Member.id == seat.member_id))
         return Seat.of(seat, handle, utcnow().date())
@@ -311,5 +305,5 @@ class CouncilMutation:
     @strawberry.mutation(description="Record a council decision.")
     async def record_council_decision(self, info: Info, input: DecisionInput) -> Decision:
         ctx = info.context
-        decision = await service.record_decision(ctx.db, ctx.settings, ctx.viewer, **_values(input))
+        decision = await service.record_decision(ctx.db, ctx.settings, ctx.viewer, **dict(vars(input)))
         return Decision.of(decision, ctx.viewer.handle if ctx.viewer else None)

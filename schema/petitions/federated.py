@@ -4,13 +4,12 @@ its signature set, and every node sums the latest tallies. No signature, and no 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from federation.kinds import update_kind
+from federation.kinds import from_iso, iso, update_kind
 from federation.peers import on_purge
 from schema.petitions.tables import Petition, PetitionState, PetitionTally, Signature
 from server.db import Database, utcnow
@@ -36,14 +35,6 @@ FIELDS = (
 )
 
 
-def _text(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 async def publish(db: Database, session: AsyncSession, petition: Petition) -> None:
     if petition.origin is not None or petition.state == PetitionState.DRAFT:
         return
@@ -55,15 +46,15 @@ async def publish(db: Database, session: AsyncSession, petition: Petition) -> No
         "translations": petition.translations,
         "decision_maker": petition.decision_maker,
         "state": petition.state,
-        "opens_at": _text(petition.opens_at),
-        "deadline": _text(petition.deadline),
+        "opens_at": iso(petition.opens_at),
+        "deadline": iso(petition.deadline),
         "thresholds": petition.thresholds,
         "crossed": petition.crossed,
         "outcome": petition.outcome,
         "response": petition.response,
-        "created_at": _text(petition.created_at),
-        "updated_at": _text(petition.updated_at),
-        "closed_at": _text(petition.closed_at),
+        "created_at": iso(petition.created_at),
+        "updated_at": iso(petition.updated_at),
+        "closed_at": iso(petition.closed_at),
     }
     await db.record(session, UPSERT, "petition", petition.id, values)
 
@@ -106,15 +97,15 @@ async def apply_upsert(session: AsyncSession, envelope: dict[str, Any]) -> None:
         "translations": body.get("translations") or {},
         "decision_maker": body["decision_maker"],
         "state": PetitionState(body["state"]),
-        "opens_at": _when(body.get("opens_at")),
-        "deadline": _when(body["deadline"]),
+        "opens_at": from_iso(body.get("opens_at")),
+        "deadline": from_iso(body["deadline"]),
         "thresholds": [int(t) for t in body.get("thresholds") or []],
         "crossed": body.get("crossed") or {},
         "outcome": body.get("outcome"),
         "response": body.get("response") or "",
-        "created_at": _when(body["created_at"]),
-        "updated_at": _when(body["updated_at"]),
-        "closed_at": _when(body.get("closed_at")),
+        "created_at": from_iso(body["created_at"]),
+        "updated_at": from_iso(body["updated_at"]),
+        "closed_at": from_iso(body.get("closed_at")),
     }
     if petition is None:
         session.add(Petition(id=petition_id, origin=origin, **fields))

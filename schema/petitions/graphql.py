@@ -12,7 +12,7 @@ from typing import Any
 import strawberry
 from sqlalchemy import select
 
-from schema.common import Translation, translation_list
+from schema.common import Translation, given, translation_list
 from schema.context import Info
 from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
 from schema.petitions import service
@@ -265,10 +265,6 @@ class PetitionChanges:
     event_ids: list[strawberry.ID] | None = None
 
 
-def _given(data: object) -> dict[str, Any]:
-    return {name: value for name, value in vars(data).items() if value is not None}
-
-
 @strawberry.type
 class PetitionQuery:
     @strawberry.field(description="Petitions, newest first; drafts only for organisers and admins.")
@@ -327,12 +323,12 @@ class PetitionMutation:
     @strawberry.mutation(description="Draft a petition (organisers and admins).")
     async def create_petition(self, info: Info, input: PetitionInput) -> PetitionNode:
         ctx = info.context
-        return PetitionNode.of(await service.create_petition(ctx.db, ctx.settings, ctx.viewer, **_given(input)))
+        return PetitionNode.of(await service.create_petition(ctx.db, ctx.settings, ctx.viewer, **given(input)))
 
     @strawberry.mutation(description="Edit a draft.")
     async def update_petition(self, info: Info, id: strawberry.ID, changes: PetitionChanges) -> PetitionNode:
         ctx = info.context
-        return PetitionNode.of(await service.update_petition(ctx.db, ctx.settings, ctx.viewer, id, **_given(changes)))
+        return PetitionNode.of(await service.update_petition(ctx.db, ctx.settings, ctx.viewer, id, **given(changes)))
 
     @strawberry.mutation(description="Set or remove (empty text) a translation; allowed in every state.")
     async def set_petition_translation(

@@ -10,7 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events import service as events
-from schema.reviews.tables import PlanItem, Report, ReportStatus, ReviewCycle, ReviewMeeting
+from schema.reviews import federated
+from schema.reviews.tables import Plan, PlanItem, Report, ReportStatus, ReviewCycle, ReviewMeeting
+from schema.reviews.view import agenda, compute_view
 from server import checks
 from server.accounts.access import Viewer, require_role
 from server.accounts.tables import Role
@@ -39,8 +41,6 @@ async def create_cycle(
     )
     try:
         async with db.write() as session:
-            from schema.reviews.tables import Plan
-
             if await session.get(Plan, plan_id) is None:
                 raise NotFound(f"No plan '{plan_id}'; import it first.", field="planId")
             session.add(cycle)
@@ -117,8 +117,6 @@ async def publish_report(db: Database, viewer: Viewer | None, report_id: str) ->
         if report.origin is not None:
             raise Forbidden(f"This report belongs to the coalition '{report.origin}'; only its admins publish it.")
         report.published, report.published_at, report.updated_at = True, utcnow(), utcnow()
-        from schema.reviews import federated
-
         await federated.publish(db, session, report)
     return report
 
@@ -137,8 +135,6 @@ async def create_meeting(
     """A review meeting is an event of kind review_meeting (so it is in the feeds) tied to a cycle,
     with its agenda built from the review view at the time."""
     require_role(viewer, Role.ADMIN)
-    from schema.reviews.view import agenda, compute_view
-
     async with db.read() as session:
         await _cycle(session, cycle_key)
         view = await compute_view(session, cycle_key)
