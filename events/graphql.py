@@ -28,7 +28,7 @@ from events.tables import (
     RegistrationStatus,
     Speaker,
 )
-from schema.common import Translation, given, translation_list
+from schema.common import OriginScope, Translation, given, translation_list
 from schema.context import Context, Info
 from schema.councils.tables import Council, Visibility
 from schema.pagination import Edge, PageInfo, page_size
@@ -42,13 +42,6 @@ StatusEnum = strawberry.enum(EventStatus, name="EventStatus")
 EventVisibilityEnum = strawberry.enum(EventVisibility, name="EventVisibility")
 RegistrationStatusEnum = strawberry.enum(RegistrationStatus, name="RegistrationStatus")
 HIDDEN = "hidden by request"
-
-
-@strawberry.enum
-class OriginScope(Enum):
-    LOCAL = "local"
-    REMOTE = "remote"
-    ALL = "all"
 
 
 @strawberry.enum

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 import strawberry
 
 from schema.context import Info
+
+
+@strawberry.enum(description="Whose objects: this node's own, replicated from peers, or both.")
+class OriginScope(Enum):
+    LOCAL = "local"
+    REMOTE = "remote"
+    ALL = "all"
 
 
 @strawberry.type(description="A text field in one language other than the original.")

@@ -70,6 +70,7 @@ async def test_three_nodes_converge_with_identical_uids(mesh):
     assert made_a["uid"] not in (await c.client.get("/calendars/public.ics")).text  # C's own public feed
     councils = await c.data("{ councils { nodes { name origin } } }")
     assert councils["councils"]["nodes"] == [{"name": "Regional council", "origin": "node-a"}]
+    assert (await c.data("{ councils(scope: LOCAL) { nodes { name } } }"))["councils"]["nodes"] == []
     # an edit and a cancellation travel too, keeping the UID and raising the sequence
     await a.data(
         "mutation($id: ID!) { cancelEvent(id: $id) { id } }", {"id": made_a["id"]}, await organiser(mesh, "node-a")
@@ -117,6 +118,8 @@ async def test_global_petition_counts_every_coalition(mesh):
     on_b = (await b.data(query, {"id": petition}))["petition"]
     assert on_a["globalCount"] == on_b["globalCount"] == 4
     assert on_a["origin"] == on_b["origin"] == "node-a"
+    assert (await b.data("{ petitions(scope: LOCAL) { nodes { id } } }"))["petitions"]["nodes"] == []
+    assert len((await b.data("{ petitions(scope: REMOTE) { nodes { id } } }"))["petitions"]["nodes"]) == 1
     assert {t["coalition"]: t["signatureCount"] for t in on_a["tallies"]} == {"node-a": 1, "node-b": 3}
     # the origin's own petition cannot be edited on a replica
     denied = await b.error(

@@ -7,7 +7,7 @@ import strawberry
 from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
-from schema.common import Translation, given, translation_list
+from schema.common import OriginScope, Translation, given, translation_list
 from schema.context import Context, Info
 from schema.councils import service
 from schema.councils.tables import (
@@ -237,9 +237,17 @@ class DecisionInput:
 class CouncilQuery:
     @strawberry.field(description="Councils you may see, oldest first.")
     async def councils(
-        self, info: Info, first: int | None = None, after: str | None = None, include_archived: bool = False
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        include_archived: bool = False,
+        scope: OriginScope = OriginScope.ALL,
     ) -> Connection[CouncilNode]:
         statement = select(Council).where(service.visible_councils(info.context.viewer))
+        if scope != OriginScope.ALL:
+            local = Council.origin.is_(None)
+            statement = statement.where(local if scope == OriginScope.LOCAL else ~local)
         if not include_archived:
             statement = statement.where(Council.archived_at.is_(None))
         async with info.context.db.read() as session:

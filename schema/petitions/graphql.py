@@ -12,7 +12,7 @@ from typing import Any
 import strawberry
 from sqlalchemy import select
 
-from schema.common import Translation, given, translation_list
+from schema.common import OriginScope, Translation, given, translation_list
 from schema.context import Info
 from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
 from schema.petitions import service
@@ -274,6 +274,7 @@ class PetitionQuery:
         state: PetitionFilter | None = None,
         council_id: strawberry.ID | None = None,
         language: str | None = None,
+        scope: OriginScope = OriginScope.ALL,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[PetitionNode]:
@@ -287,6 +288,9 @@ class PetitionQuery:
             statement = statement.where(Petition.council_id == council_id)
         if language:
             statement = statement.where(Petition.language == language)
+        if scope != OriginScope.ALL:
+            local = Petition.origin.is_(None)
+            statement = statement.where(local if scope == OriginScope.LOCAL else ~local)
         if after:
             created_at, row_id = decode_cursor(after)
             statement = statement.where(
