@@ -81,8 +81,9 @@ def routes(federation: Federation) -> list[Route]:
             return refused(error)
         try:
             entries = json.loads(body)["entries"]
-            assert isinstance(entries, list) and len(entries) <= MAX_BATCH
-        except (ValueError, KeyError, AssertionError):
+        except (ValueError, KeyError, TypeError):
+            entries = None
+        if not isinstance(entries, list) or len(entries) > MAX_BATCH:
             return JSONResponse(
                 {"error": f'send {{"entries": [...]}} with at most {MAX_BATCH} envelopes'}, status_code=400
             )

@@ -380,3 +380,13 @@ def test_only_the_final_state_per_subject_is_applied_where_it_first_appeared():
         entry(5, "node.key", "a/node/key"),
     ]
     assert [e["seq"] for e in _final_states(batch)] == [3, 2, 4, 5]
+
+
+async def test_a_malformed_batch_gets_400(mesh):
+    await mesh.peer("node-a", "node-b")
+    federation = mesh.federation("node-a")
+    for payload in ({"entries": "not a list"}, {"nothing": []}, {"entries": [{}] * 1001}):
+        response = await federation.request("POST", "https://node-b.test/federation/inbox", payload)
+        assert response.status_code == 400 and "entries" in response.json()["error"]
+    shapeless = await federation.request("POST", "https://node-b.test/federation/inbox", {"entries": [{"v": 2}]})
+    assert shapeless.status_code == 200 and shapeless.json()["rejected"][0]["reason"].startswith("an envelope has")
