@@ -18,6 +18,7 @@ from strawberry.file_uploads import Upload
 from events import importer, personal, programme, registrations, service
 from events.access import can_see, is_manager, load_visible
 from events.queries import Instance, instances
+from events.recurrence import never_ends
 from events.routes import feed_links
 from events.tables import (
     Event,
@@ -304,15 +305,13 @@ class EventNode:
         to: datetime | None = None,
     ) -> list[Occurrence]:
         if from_ is None or to is None:
-            from events.recurrence import never_ends
-
             if never_ends(self.row.rrule):
                 raise BadInput("This series never ends; give 'from' and 'to'.", field="to")
             from_ = from_ or self.row.first_start
             to = to or (self.row.last_end or self.row.first_start) + timedelta(seconds=1)
         async with info.context.db.read() as session:
-            found = await instances(session, info.context.viewer, from_, to, conference_id=None)
-        return [Occurrence.of(i) for i in found if i.event.id == self.row.id]
+            found = await instances(session, info.context.viewer, from_, to, event_id=self.row.id)
+        return [Occurrence.of(i) for i in found]
 
     @strawberry.field(description="Calendar feeds this event appears in, ready to subscribe to.")
     async def feeds(self, info: Info) -> list[FeedLink]:

@@ -48,6 +48,7 @@ async def instances(
     conference_id: str | None = None,
     language: str | None = None,
     scope: str = "all",
+    event_id: str | None = None,
 ) -> list[Instance]:
     start, end = check_window(start, end)
     statement = select(Event).where(
@@ -55,6 +56,8 @@ async def instances(
         Event.first_start < end + timedelta(days=31),  # an override may move an occurrence later
         or_(Event.last_end.is_(None), Event.last_end > start - timedelta(days=31)),
     )
+    if event_id:
+        statement = statement.where(Event.id == event_id)
     if scope == "local":
         statement = statement.where(Event.origin.is_(None))
     elif scope == "remote":

@@ -141,13 +141,15 @@ class Feeds:
                 FeedMeta(f"{node}: {label}s", f"Public {label}s of {node}.", source),
                 False,
             )
-        if request.url.path.endswith("/federation.ics"):
+        if params.get("whole") == "federation":
             meta = FeedMeta(
                 f"{node}: the federation", "Public events of this coalition and its peers.", source, "indigo"
             )
             return FeedScope("federation", None, day), meta, False
-        meta = FeedMeta(f"{node}: public events", f"All public events of {node}.", source)
-        return FeedScope("public", None, day), meta, False
+        if params.get("whole") == "public":
+            meta = FeedMeta(f"{node}: public events", f"All public events of {node}.", source)
+            return FeedScope("public", None, day), meta, False
+        raise Missing
 
     async def serve(self, request: Request) -> Response:
         try:
@@ -247,8 +249,7 @@ def routes(db: Database, settings: Settings) -> list[Route]:
     feeds = Feeds(db, settings)
     methods = ["GET", "HEAD"]
     return [
-        Route("/calendars/public.ics", feeds.serve, methods=methods),
-        Route("/calendars/federation.ics", feeds.serve, methods=methods),
+        Route("/calendars/{whole}.ics", feeds.serve, methods=methods),  # public.ics and federation.ics
         Route("/calendars/councils/{council_id}.ics", feeds.serve, methods=methods),
         Route("/calendars/conferences/{conference_id}.ics", feeds.serve, methods=methods),
         Route("/calendars/kinds/{kind}.ics", feeds.serve, methods=methods),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events import federated, recurrence
 from events.access import load_visible, require_editor
+from events.registrations import promote_waiting
 from events.tables import Event, EventKind, EventOverride, EventStatus, EventVisibility
 from schema.councils.service import load_council
 from server import checks
@@ -35,14 +36,6 @@ async def _announce(db: Database, session: AsyncSession, event: Event, change: s
     await db.publish(session, EVENTS_CHANNEL, {"event": event.id, "sequence": event.sequence, "change": change})
     await session.flush()
     await federated.publish(db, session, event)
-
-
-def _enum(kind: type, value: Any, field: str):
-    try:
-        return kind(value)
-    except ValueError:
-        choices = ", ".join(item.value for item in kind)
-        raise BadInput(f"'{value}' is not a valid {field}; use one of: {choices}.", field=field) from None
 
 
 def _local(value: datetime, timezone: str) -> datetime:
@@ -105,12 +98,12 @@ async def _checked(
     """Every field of an event, checked; ``current`` supplies what an edit leaves unchanged."""
     merged = {**(_as_input(current) if current else {}), **values}
     fields: dict[str, Any] = {
-        "kind": _enum(EventKind, merged.get("kind") or EventKind.OTHER, "kind"),
+        "kind": checks.choice(EventKind, merged.get("kind") or EventKind.OTHER, "kind"),
         "title": checks.text(merged.get("title"), "title", max_length=300, required=True),
         "description": checks.text(merged.get("description"), "description", max_length=20_000),
         "language": language_tag(merged.get("language") or settings.default_language),
-        "status": _enum(EventStatus, merged.get("status") or EventStatus.CONFIRMED, "status"),
-        "visibility": _enum(EventVisibility, merged.get("visibility") or EventVisibility.PUBLIC, "visibility"),
+        "status": checks.choice(EventStatus, merged.get("status") or EventStatus.CONFIRMED, "status"),
+        "visibility": checks.choice(EventVisibility, merged.get("visibility") or EventVisibility.PUBLIC, "visibility"),
         "track": checks.text(merged.get("track"), "track", max_length=100) or None,
         "room": checks.text(merged.get("room"), "room", max_length=100) or None,
         "venue": checks.text(merged.get("venue"), "venue", max_length=200) or None,
@@ -194,8 +187,6 @@ async def update_event(db: Database, settings: Settings, viewer: Viewer | None, 
             event.sequence += 1
             event.updated_at = utcnow()
             await session.flush()
-            from events.registrations import promote_waiting
-
             await promote_waiting(session, event)
             await bump(session)
             await _announce(db, session, event, "updated")
@@ -309,7 +300,7 @@ async def change_occurrence(
         if description is not None:
             override.description = checks.text(description, "description", max_length=20_000)
         if status is not None:
-            override.status = _enum(EventStatus, status, "status")
+            override.status = checks.choice(EventStatus, status, "status")
         override.sequence = event.sequence + 1
         override.updated_at = utcnow()
         event.sequence += 1

@@ -64,15 +64,20 @@ async def keyset_page(
     id_column: Any,
     first: int | None,
     after: str | None,
+    *,
+    newest_first: bool = False,
 ) -> tuple[list[Any], bool]:
-    """Rows of one page (oldest first) and whether more follow."""
+    """Rows of one page (oldest first, or newest first) and whether more follow."""
     size = page_size(first)
     if after:
         created_at, row_id = decode_cursor(after)
-        statement = statement.where(
-            or_(created_column > created_at, and_(created_column == created_at, id_column > row_id))
-        )
-    rows = list((await session.execute(statement.order_by(created_column, id_column).limit(size + 1))).all())
+        if newest_first:
+            beyond = or_(created_column < created_at, and_(created_column == created_at, id_column < row_id))
+        else:
+            beyond = or_(created_column > created_at, and_(created_column == created_at, id_column > row_id))
+        statement = statement.where(beyond)
+    order = (created_column.desc(), id_column.desc()) if newest_first else (created_column, id_column)
+    rows = list((await session.execute(statement.order_by(*order).limit(size + 1))).all())
     return rows[:size], len(rows) > size
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import Enum
+from typing import TypeVar
 
 from server.errors import BadInput
+
+E = TypeVar("E", bound=Enum)
 
 
 def text(value: str | None, field: str, *, max_length: int, required: bool = False) -> str:
@@ -25,3 +29,12 @@ def count(value: int | None, field: str, *, maximum: int = 10_000_000) -> int | 
     if value is not None and not 0 <= value <= maximum:
         raise BadInput(f"'{field}' must be between 0 and {maximum}.", field=field)
     return value
+
+
+def choice(kind: type[E], value: object, field: str) -> E:
+    """A member of ``kind``, or ``BAD_USER_INPUT`` listing the choices."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(str(item.value) for item in kind)
+        raise BadInput(f"'{value}' is not a valid {field}; use one of: {choices}.", field=field) from None

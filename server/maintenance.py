@@ -1,9 +1,11 @@
-"""Periodic upkeep while the node serves: privacy deadlines first."""
+"""Periodic upkeep while the node serves. Domains register their tasks (a privacy deadline,
+for one); the platform only runs them."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from server.db import Database
 from server.settings import Settings
@@ -12,10 +14,22 @@ log = logging.getLogger("coalition.maintenance")
 EVERY_SECONDS = 3600
 
 
-async def run_once(db: Database, settings: Settings) -> dict[str, int]:
-    from schema.petitions.service import unlink_expired
+Task = Callable[[Database, Settings], Awaitable[int]]
+_tasks: dict[str, Task] = {}
 
-    return {"petitions_unlinked": await unlink_expired(db, settings)}
+
+def upkeep(name: str) -> Callable[[Task], Task]:
+    """Register a task that returns how many things it did."""
+
+    def register(task: Task) -> Task:
+        _tasks[name] = task
+        return task
+
+    return register
+
+
+async def run_once(db: Database, settings: Settings) -> dict[str, int]:
+    return {name: await task(db, settings) for name, task in sorted(_tasks.items())}
 
 
 async def maintenance(db: Database, settings: Settings) -> None:

@@ -265,6 +265,7 @@ async def test_council_conference_and_kind_feeds(node, organiser):
         f"/calendars/councils/{hidden}.ics",
         "/calendars/councils/nope.ics",
         "/calendars/kinds/party.ics",
+        "/calendars/nope.ics",
         "/calendars/conferences/nope.ics",
         "/calendars/private/not-a-token.ics",
     ):

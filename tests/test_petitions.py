@@ -302,3 +302,13 @@ async def test_petition_deadlines_appear_in_feeds(node, organiser):
         (await node.client.get(token["feed"]["https"].removeprefix("https://node-a.test"))).text
     )
     assert [str(e["SUMMARY"]) for e in personal.walk("VEVENT")] == summaries
+
+
+async def test_petitions_list_newest_first_in_pages(node, organiser):
+    for title in ("First", "Second", "Third"):
+        await open_petition(node, organiser["token"], title=title)
+    page = "query($after: String) { petitions(first: 2, after: $after) { nodes { title } pageInfo { hasNextPage endCursor } } }"
+    first = (await node.data(page, {"after": None}))["petitions"]
+    assert [p["title"] for p in first["nodes"]] == ["Third", "Second"] and first["pageInfo"]["hasNextPage"]
+    rest = (await node.data(page, {"after": first["pageInfo"]["endCursor"]}))["petitions"]
+    assert [p["title"] for p in rest["nodes"]] == ["First"] and not rest["pageInfo"]["hasNextPage"]

@@ -32,14 +32,6 @@ TRANSLATABLE = ("name", "description", "mandate")
 DECISION_TRANSLATABLE = ("title", "text")
 
 
-def _enum(kind: type, value: str, field: str):
-    try:
-        return kind(value)
-    except ValueError:
-        choices = ", ".join(item.value for item in kind)
-        raise BadInput(f"'{value}' is not a valid {field}; use one of: {choices}.", field=field) from None
-
-
 def visible_councils(viewer: Viewer | None):
     """A filter for the councils this viewer may see."""
     if can_see_members_only(viewer):
@@ -73,7 +65,7 @@ def _council_fields(values: Mapping[str, object]) -> dict[str, object]:
     if "region" in values:
         checked["region"] = checks.text(values["region"], "region", max_length=100)
     if "visibility" in values:
-        checked["visibility"] = _enum(Visibility, values["visibility"], "visibility")
+        checked["visibility"] = checks.choice(Visibility, values["visibility"], "visibility")
     if "language" in values:
         checked["language"] = language_tag(values["language"])
     return checked
@@ -161,7 +153,7 @@ async def add_seat(
     term_end: date | None = None,
 ) -> CouncilSeat:
     viewer = require_role(viewer, *MANAGERS)
-    position = _enum(SeatPosition, position, "position")
+    position = checks.choice(SeatPosition, position, "position")
     title = checks.text(title, "title", max_length=100) or None
     if position == SeatPosition.CUSTOM and not title:
         raise BadInput("A custom position needs a 'title', e.g. 'Treasurer'.", field="title")
@@ -238,7 +230,7 @@ async def record_decision(
         title=checks.text(title, "title", max_length=300, required=True),
         text=checks.text(text, "text", max_length=50_000),
         language=language_tag(language or settings.default_language),
-        outcome=_enum(Outcome, outcome, "outcome"),
+        outcome=checks.choice(Outcome, outcome, "outcome"),
         votes_for=checks.count(votes_for, "votesFor"),
         votes_against=checks.count(votes_against, "votesAgainst"),
         votes_abstain=checks.count(votes_abstain, "votesAbstain"),

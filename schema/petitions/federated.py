@@ -122,8 +122,8 @@ async def _prefetch_tallies(session: AsyncSession, envelopes: list[dict[str, Any
             select(PetitionTally).where(PetitionTally.petition_id.in_(ids), PetitionTally.contributor.in_(contributors))
         )
     )
-    held = set(await session.scalars(select(Petition.id).where(Petition.id.in_(ids))))
-    session.info.setdefault("petitions_held", {}).update({i: i in held for i in ids})
+    held = {p.id: p for p in await session.scalars(select(Petition).where(Petition.id.in_(ids)))}
+    session.info.setdefault("petitions_held", {}).update({i: held.get(i) for i in ids})
 
 
 @update_kind(TALLY, ("petition", "count", "named", "digest"), prefetch=_prefetch_tallies)
@@ -140,10 +140,10 @@ async def apply_tally(session: AsyncSession, envelope: dict[str, Any]) -> None:
         return  # logs apply in order, so this only guards against misuse
     tally.count, tally.named, tally.digest = int(body["count"]), int(body["named"]), str(body["digest"])
     tally.seq, tally.updated_at = envelope["seq"], utcnow()
-    present = session.info.setdefault("petitions_held", {})  # per batch: most tallies repeat a few petitions
-    if petition_id not in present:
-        present[petition_id] = await session.get(Petition, petition_id) is not None
-    petition = await session.get(Petition, petition_id) if present[petition_id] else None
+    held = session.info.setdefault("petitions_held", {})  # per batch: most tallies repeat a few petitions
+    if petition_id not in held:
+        held[petition_id] = await session.get(Petition, petition_id)
+    petition = held[petition_id]
     if petition is not None:  # live tallies move when a remote count arrives
         from schema.petitions.service import channel, tally_message
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from schema.common import OriginScope, Translation, given, translation_list
 from schema.context import Info
-from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
+from schema.pagination import Connection, Edge, PageInfo, connection, keyset_page, page_size
 from schema.petitions import service
 from schema.petitions.federated import remote_total
 from schema.petitions.tables import Petition, PetitionOutcome, PetitionState, PetitionTally, Signature
@@ -278,7 +278,6 @@ class PetitionQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[PetitionNode]:
-        size = page_size(first)
         statement = select(Petition)
         if not service.is_manager(info.context.viewer):
             statement = statement.where(Petition.state != PetitionState.DRAFT)
@@ -291,20 +290,12 @@ class PetitionQuery:
         if scope != OriginScope.ALL:
             local = Petition.origin.is_(None)
             statement = statement.where(local if scope == OriginScope.LOCAL else ~local)
-        if after:
-            created_at, row_id = decode_cursor(after)
-            statement = statement.where(
-                (Petition.created_at < created_at) | ((Petition.created_at == created_at) & (Petition.id < row_id))
-            )
-        statement = statement.order_by(Petition.created_at.desc(), Petition.id.desc()).limit(size + 1)
         async with info.context.db.read() as session:
-            rows = list(await session.scalars(statement))
-        page = rows[:size]
-        edges = [Edge(cursor=encode_cursor(p.created_at, p.id), node=PetitionNode.of(p)) for p in page]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
-        )
+            rows, more = await keyset_page(
+                session, statement, Petition.created_at, Petition.id, first, after, newest_first=True
+            )
+        petitions = [row[0] for row in rows]
+        return connection([PetitionNode.of(p) for p in petitions], [(p.created_at, p.id) for p in petitions], more)
 
     @strawberry.field
     async def petition(self, info: Info, id: strawberry.ID) -> PetitionNode:

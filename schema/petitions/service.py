@@ -23,6 +23,7 @@ from server.dataversion import bump
 from server.db import Database, utcnow
 from server.errors import BadInput, Conflict, Forbidden, NotFound
 from server.i18n import language_tag, merge_translations
+from server.maintenance import upkeep
 from server.settings import Settings
 
 MANAGERS = (Role.ADMIN, Role.ORGANISER)
@@ -187,10 +188,7 @@ async def open_petition(db: Database, viewer: Viewer | None, petition_id: str) -
 def _check_outcome(outcome: str | None, response: str | None) -> tuple[str | None, str]:
     if outcome is None:
         return None, ""
-    try:
-        outcome = PetitionOutcome(outcome)
-    except ValueError:
-        raise BadInput("Outcome is delivered, answered or withdrawn.", field="outcome") from None
+    outcome = checks.choice(PetitionOutcome, outcome, "outcome")
     response = checks.text(response, "response", max_length=50_000)
     if outcome == PetitionOutcome.ANSWERED and not response:
         raise BadInput("An answered petition needs the decision-maker's 'response'.", field="response")
@@ -332,6 +330,7 @@ async def verify_receipt(db: Database, receipt: str) -> tuple[Petition, bool]:
     return petition, counted is not None
 
 
+@upkeep("petitions_unlinked")
 async def unlink_expired(db: Database, settings: Settings) -> int:
     """Drop the member link of anonymous signatures once their petition has been closed for the
     configured period; counts, commitments and receipts stay as they are."""

@@ -56,13 +56,6 @@ async def _cycle(session: AsyncSession, key: str) -> ReviewCycle:
     return cycle
 
 
-def _status(value: str) -> ReportStatus:
-    try:
-        return ReportStatus(value)
-    except ValueError:
-        raise BadInput(f"Status is one of: {', '.join(s.value for s in ReportStatus)}.", field="status") from None
-
-
 async def draft_report(db: Database, settings: Settings, viewer: Viewer | None, **values: Any) -> Report:
     """Create or change this coalition's draft report on one action for one cycle."""
     viewer = require_role(viewer, *MANAGERS)
@@ -97,7 +90,7 @@ async def draft_report(db: Database, settings: Settings, viewer: Viewer | None, 
             )
             session.add(report)
         report.committed = bool(values.get("committed", report.committed))
-        report.status = _status(values.get("status") or report.status)
+        report.status = checks.choice(ReportStatus, values.get("status") or report.status, "status")
         report.progress = progress
         report.narrative = checks.text(values.get("narrative"), "narrative", max_length=20_000)
         report.language = language_tag(values.get("language") or report.language)
